@@ -1,0 +1,5 @@
+"""``python -m forgetmap`` runs the command line."""
+
+from forgetmap.cli import main
+
+main()

@@ -1,0 +1,15 @@
+"""The list of subcommands; each module exposes ``register(app)``.
+
+Importing a command module must stay cheap: heavy libraries are imported inside the command.
+"""
+
+from __future__ import annotations
+
+from forgetmap.cli import export_cmd, import_cmd, info_cmd, synth_cmd
+
+REGISTRY = [
+    import_cmd.register,
+    export_cmd.register,
+    info_cmd.register,
+    synth_cmd.register,
+]

@@ -1,0 +1,51 @@
+"""The errors forgetmap raises on bad input.
+
+Every error a user can cause derives from :class:`ForgetmapError`; the CLI turns these into a
+one-line message and exit code 2. Each subclass also inherits the matching built-in exception, so
+callers that already catch ``FileNotFoundError`` or ``ValueError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataFormatError",
+    "ForgetmapError",
+    "InputFileNotFoundError",
+    "StoreConflictError",
+    "StoreError",
+    "StoreNotFoundError",
+    "UnknownFormatError",
+]
+
+
+class ForgetmapError(Exception):
+    """Base class of every error caused by bad input; its message says what to do."""
+
+
+class InputFileNotFoundError(ForgetmapError, FileNotFoundError):
+    """An input file named by the user does not exist."""
+
+
+class UnknownFormatError(ForgetmapError, ValueError):
+    """A file extension that forgetmap cannot read or write."""
+
+
+class DataFormatError(ForgetmapError, ValueError):
+    """An input file exists but its content is not a valid forgetting matrix or table."""
+
+
+class StoreError(ForgetmapError, ValueError):
+    """A store is malformed or used inconsistently (wrong shape, unknown task, ...)."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """A path that should hold a forgetmap store does not."""
+
+
+class StoreConflictError(StoreError, FileExistsError):
+    """A store would overwrite, or be mixed with, a different store."""
+
+
+class ConfigError(ForgetmapError, ValueError):
+    """An experiment configuration is invalid."""

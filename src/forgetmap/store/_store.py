@@ -1,0 +1,678 @@
+"""The forgetting store: one run directory holding an M×N forgetting matrix and its tables.
+
+Rows (tasks) are written independently, each one whole and then marked done, so several processes
+(Ray workers, or a resumed run beside a crashed one) can fill one store without coordination and
+without losing each other's work. See :mod:`forgetmap.store._layout` for the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from forgetmap.errors import (
+    StoreConflictError,
+    StoreError,
+    StoreNotFoundError,
+)
+from forgetmap.store import _layout as layout
+from forgetmap.store._atomic import TEMP_SUFFIX, atomic_write, atomic_write_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import zarr
+
+__all__ = ["ForgettingStore", "create_store", "open_store"]
+
+_FLOAT_DTYPES = ("float32", "float64")
+
+
+class ForgettingStore:
+    """An open run directory: the forgetting matrix, the before/after scores and their tables.
+
+    Create one with :func:`create_store` and open an existing one with :func:`open_store`. Tasks
+    are the rows (fine-tuning runs), examples the columns (upstream examples); both are named by
+    stable string ids. ``forgetting = score_after - score_before``: positive means forgotten, NaN
+    means not measured.
+    """
+
+    def __init__(self, path: Path, manifest: Mapping[str, Any]) -> None:
+        self._path = Path(path)
+        self._manifest = dict(manifest)
+        self._tasks_table: pd.DataFrame | None = None
+        self._examples_table: pd.DataFrame | None = None
+        self._task_ids: tuple[str, ...] | None = None
+        self._task_index: dict[str, int] | None = None
+        self._example_ids: tuple[str, ...] | None = None
+        self._zarr_root: zarr.Group | None = None
+
+    def __repr__(self) -> str:
+        m, n = self.shape
+        return (
+            f"ForgettingStore({str(self._path)!r}, tasks={m}, examples={n}, "
+            f"finished={len(self.finished())}, metrics={list(self.metrics)})"
+        )
+
+    # ------------------------------------------------------------------ description
+    @property
+    def path(self) -> Path:
+        """The run directory."""
+        return self._path
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_tasks, n_examples)``."""
+        return int(self._manifest["n_tasks"]), int(self._manifest["n_examples"])
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Names of the stored forgetting metrics; the first is the primary one (e.g. ``nll``)."""
+        return tuple(self._manifest["metrics"])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Floating dtype of the stored matrices."""
+        return np.dtype(self._manifest["dtype"])
+
+    @property
+    def kind(self) -> str:
+        """How the store was made: ``"imported"`` or ``"collected"``."""
+        return str(self._manifest["kind"])
+
+    @property
+    def has_scores(self) -> bool:
+        """Whether the store keeps before/after scores beside the forgetting matrix."""
+        return bool(self._manifest["has_scores"])
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        """The experiment config the store was created with (``None`` for imported matrices)."""
+        config = self._manifest.get("config")
+        return None if config is None else dict(config)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of what identifies the store: ids, metrics, dtype and config."""
+        return str(self._manifest["fingerprint"])
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """A copy of the manifest (``forgetmap.json``)."""
+        return json.loads(json.dumps(self._manifest))
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        """Task ids in row order."""
+        if self._task_ids is None:
+            self._task_ids = tuple(self.tasks_table().index.astype(str))
+        return self._task_ids
+
+    @property
+    def example_ids(self) -> tuple[str, ...]:
+        """Example ids in column order."""
+        if self._example_ids is None:
+            self._example_ids = tuple(self.examples().index.astype(str))
+        return self._example_ids
+
+    def task_index(self, task: str | int) -> int:
+        """Row index of ``task`` (a task id, or already an index)."""
+        if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
+            index = int(task)
+            if not 0 <= index < self.shape[0]:
+                raise StoreError(f"task index {index} out of range for {self.shape[0]} tasks")
+            return index
+        if self._task_index is None:
+            self._task_index = {task_id: i for i, task_id in enumerate(self.task_ids)}
+        try:
+            return self._task_index[str(task)]
+        except KeyError:
+            raise StoreError(
+                f"unknown task {task!r}; the store has {self.shape[0]} tasks"
+            ) from None
+
+    # ------------------------------------------------------------------ progress
+    def finished_mask(self) -> np.ndarray:
+        """Boolean array of shape (n_tasks,): True where the task row is written and marked done."""
+        mask = np.zeros(self.shape[0], dtype=bool)
+        rows_dir = self._path / layout.ROWS_DIR
+        for name in os.listdir(rows_dir):
+            if name.endswith(".json") and not name.startswith("."):
+                index = int(name[: -len(".json")])
+                if 0 <= index < len(mask):
+                    mask[index] = True
+        return mask
+
+    def finished(self) -> list[str]:
+        """Ids of the finished task rows, in row order."""
+        ids = self.task_ids
+        return [ids[i] for i in np.flatnonzero(self.finished_mask())]
+
+    def missing(self) -> list[str]:
+        """Ids of the task rows not written yet, in row order."""
+        ids = self.task_ids
+        return [ids[i] for i in np.flatnonzero(~self.finished_mask())]
+
+    def is_finished(self, task: str | int) -> bool:
+        """Whether ``task``'s row is written and marked done."""
+        marker = self._row_marker(self.task_index(task))
+        return marker.exists()
+
+    # ------------------------------------------------------------------ writing
+    def write_row(
+        self,
+        task: str | int,
+        forgetting: np.ndarray | Mapping[str, np.ndarray],
+        *,
+        after: Mapping[str, np.ndarray] | None = None,
+        summary: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write one task row whole, then mark it done.
+
+        Parameters
+        ----------
+        task : str or int
+            Task id or row index.
+        forgetting : ndarray of shape (n_examples,), or {metric: ndarray}
+            The row of forgetting values; a bare array is the primary metric.
+        after : {metric: ndarray of shape (n_examples,)}, optional
+            Scores after fine-tuning, for stores created ``with_scores``.
+        summary : mapping, optional
+            JSON-serialisable metadata of the row (e.g. the training summary).
+
+        Rewriting a finished row replaces it. Concurrent writers of *different* rows never
+        interfere: each row lives in its own chunk files and its own marker.
+        """
+        index = self.task_index(task)
+        values = self._metric_rows(forgetting, "forgetting")
+        scores = self._metric_rows(after, "after") if after is not None else {}
+        if scores and not self.has_scores:
+            raise StoreError("this store keeps no scores; create it with with_scores=True")
+        marker = self._row_marker(index)
+        marker.unlink(missing_ok=True)  # a rewritten row is unfinished until its data is complete
+        root = self._zarr()
+        for metric, row in values.items():
+            root[f"{layout.FORGETTING}/{metric}"][index, :] = row
+        for metric, row in scores.items():
+            root[f"{layout.AFTER}/{metric}"][index, :] = row
+        atomic_write_json(
+            marker,
+            {
+                "task": self.task_ids[index],
+                "index": index,
+                "written_at": _now(),
+                "summary": dict(summary or {}),
+            },
+        )
+
+    def write_before(self, before: Mapping[str, np.ndarray]) -> None:
+        """Store the before-scores (a vector of shape (n_examples,) per metric), then mark them."""
+        if not self.has_scores:
+            raise StoreError("this store keeps no scores; create it with with_scores=True")
+        rows = self._metric_rows(before, "before")
+        marker = self._path / layout.BEFORE_MARKER
+        marker.unlink(missing_ok=True)
+        root = self._zarr()
+        for metric, row in rows.items():
+            root[f"{layout.BEFORE}/{metric}"][:] = row
+        atomic_write_json(marker, {"written_at": _now(), "metrics": sorted(rows)})
+
+    def has_before(self) -> bool:
+        """Whether the before-scores have been written."""
+        return (self._path / layout.BEFORE_MARKER).exists()
+
+    # ------------------------------------------------------------------ reading
+    def forgetting(self, metric: str | None = None, *, finished_only: bool = False) -> np.ndarray:
+        """The forgetting matrix of ``metric`` (default: the primary one).
+
+        Returns an ndarray of shape (n_tasks, n_examples), NaN in rows not finished yet; with
+        ``finished_only`` only the finished rows, in row order (see :meth:`finished`).
+        """
+        return self._read_matrix(layout.FORGETTING, metric, finished_only)
+
+    def after(self, metric: str | None = None, *, finished_only: bool = False) -> np.ndarray:
+        """Scores after fine-tuning, ndarray of shape (n_tasks, n_examples)."""
+        self._require_scores()
+        return self._read_matrix(layout.AFTER, metric, finished_only)
+
+    def before(self, metric: str | None = None) -> np.ndarray:
+        """Scores of the base model, ndarray of shape (n_examples,); NaN until written."""
+        self._require_scores()
+        metric = self._metric(metric)
+        if not self.has_before():
+            return np.full(self.shape[1], np.nan, dtype=self.dtype)
+        return np.asarray(self._zarr()[f"{layout.BEFORE}/{metric}"][:])
+
+    def row(self, task: str | int, metric: str | None = None) -> np.ndarray:
+        """The forgetting row of one task, ndarray of shape (n_examples,); NaN if unfinished."""
+        index = self.task_index(task)
+        if not self._row_marker(index).exists():
+            return np.full(self.shape[1], np.nan, dtype=self.dtype)
+        metric = self._metric(metric)
+        return np.asarray(self._zarr()[f"{layout.FORGETTING}/{metric}"][index, :])
+
+    def summary(self, task: str | int) -> dict[str, Any] | None:
+        """The metadata written with a task's row, or ``None`` if the row is unfinished."""
+        marker = self._row_marker(self.task_index(task))
+        try:
+            return dict(json.loads(marker.read_text())["summary"])
+        except FileNotFoundError:
+            return None
+
+    def tasks_table(self) -> pd.DataFrame:
+        """The static task table (index ``task``; columns such as ``group``) as created."""
+        if self._tasks_table is None:
+            self._tasks_table = _read_table(self._path / layout.TASKS_FILE, "task")
+        return self._tasks_table.copy()
+
+    def tasks(self) -> pd.DataFrame:
+        """Task table with progress: the static columns, ``finished``, and the row summaries.
+
+        Summary fields are flattened into columns (``{"train": {"loss": 1}}`` → ``train.loss``).
+        """
+        import pandas as pd
+
+        table = self.tasks_table()
+        mask = self.finished_mask()
+        table["finished"] = mask
+        records = {}
+        for index in np.flatnonzero(mask):
+            summary = self.summary(int(index))
+            if summary:
+                records[self.task_ids[index]] = _flatten(summary)
+        if records:
+            extra = pd.DataFrame.from_dict(records, orient="index")
+            extra = extra[[column for column in extra.columns if column not in table.columns]]
+            table = table.join(extra)
+        return table
+
+    def examples(self) -> pd.DataFrame:
+        """The example table (index ``example``; columns such as ``source``, ``text``)."""
+        if self._examples_table is None:
+            self._examples_table = _read_table(self._path / layout.EXAMPLES_FILE, "example")
+        return self._examples_table.copy()
+
+    def groups(self) -> dict[str, list[str]]:
+        """Task ids by their ``group`` column, in row order (empty if tasks have no group)."""
+        table = self.tasks_table()
+        if "group" not in table.columns:
+            return {}
+        groups: dict[str, list[str]] = {}
+        for task_id, group in zip(table.index, table["group"], strict=True):
+            if group is not None and group == group:
+                groups.setdefault(str(group), []).append(str(task_id))
+        return groups
+
+    # ------------------------------------------------------------------ artifacts
+    @property
+    def artifacts_dir(self) -> Path:
+        """Folder for the results of later stages (analysis, evaluation, replay, similarity)."""
+        path = self._path / layout.ARTIFACTS_DIR
+        path.mkdir(exist_ok=True)
+        return path
+
+    def save_json(self, name: str, document: Any) -> Path:
+        """Write ``artifacts/<name>.json`` atomically and return its path."""
+        path = self.artifacts_dir / f"{_artifact_name(name)}.json"
+        atomic_write_json(path, document)
+        return path
+
+    def load_json(self, name: str) -> Any | None:
+        """Read ``artifacts/<name>.json``, or ``None`` when absent."""
+        path = self._path / layout.ARTIFACTS_DIR / f"{_artifact_name(name)}.json"
+        if not path.exists():
+            return None
+        return json.loads(path.read_text())
+
+    def save_array(self, name: str, array: np.ndarray) -> Path:
+        """Write ``artifacts/<name>.npy`` atomically (never pickled) and return its path."""
+        path = self.artifacts_dir / f"{_artifact_name(name)}.npy"
+        data = np.asarray(array)
+        if data.dtype == object:
+            raise StoreError(f"artifact {name!r} has object dtype; store numbers only")
+        atomic_write(path, lambda temp: _save_npy(temp, data))
+        return path
+
+    def load_array(self, name: str) -> np.ndarray | None:
+        """Read ``artifacts/<name>.npy`` (with ``allow_pickle=False``), or ``None`` when absent."""
+        path = self._path / layout.ARTIFACTS_DIR / f"{_artifact_name(name)}.npy"
+        if not path.exists():
+            return None
+        return np.load(path, allow_pickle=False)
+
+    # ------------------------------------------------------------------ internals
+    def _zarr(self) -> zarr.Group:
+        if self._zarr_root is None:
+            import zarr
+
+            self._zarr_root = zarr.open_group(str(self._path / layout.MATRIX_DIR), mode="r+")
+        return self._zarr_root
+
+    def _row_marker(self, index: int) -> Path:
+        return self._path / layout.ROWS_DIR / layout.row_marker_name(index)
+
+    def _metric(self, metric: str | None) -> str:
+        if metric is None:
+            return self.metrics[0]
+        if metric not in self.metrics:
+            raise StoreError(f"unknown metric {metric!r}; the store has {list(self.metrics)}")
+        return metric
+
+    def _require_scores(self) -> None:
+        if not self.has_scores:
+            raise StoreError(
+                f"store {str(self._path)!r} holds forgetting only (it was {self.kind}), no scores"
+            )
+
+    def _metric_rows(
+        self, rows: np.ndarray | Mapping[str, np.ndarray], what: str
+    ) -> dict[str, np.ndarray]:
+        if not isinstance(rows, Mapping):
+            rows = {self.metrics[0]: rows}
+        result = {}
+        n = self.shape[1]
+        for metric, row in rows.items():
+            metric = self._metric(metric)
+            array = np.asarray(row, dtype=self.dtype)
+            if array.shape != (n,):
+                raise StoreError(
+                    f"{what} row of {metric!r} has shape {array.shape}, expected ({n},)"
+                )
+            if np.isinf(array).any():
+                raise StoreError(f"{what} row of {metric!r} holds ±inf; use NaN for missing")
+            result[metric] = array
+        return result
+
+    def _read_matrix(self, kind: str, metric: str | None, finished_only: bool) -> np.ndarray:
+        metric = self._metric(metric)
+        mask = self.finished_mask()
+        rows = np.flatnonzero(mask)
+        array = self._zarr()[f"{kind}/{metric}"]
+        # Only chunks of finished rows are read: an unfinished row may be torn mid-write.
+        if len(rows) == len(mask):
+            return np.asarray(array[:])
+        data = (
+            np.asarray(array.get_orthogonal_selection((rows, slice(None))))
+            if len(rows)
+            else np.empty((0, self.shape[1]), dtype=self.dtype)
+        )
+        if finished_only:
+            return data
+        full = np.full(self.shape, np.nan, dtype=self.dtype)
+        full[rows] = data
+        return full
+
+
+def open_store(path: str | os.PathLike[str]) -> ForgettingStore:
+    """Open the store in run directory ``path``.
+
+    Raises :class:`~forgetmap.errors.StoreNotFoundError` when ``path`` holds no store.
+    """
+    path = Path(path)
+    manifest_path = path / layout.MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        what = "does not exist" if not path.exists() else "holds no forgetmap store"
+        raise StoreNotFoundError(
+            f"{str(path)!r} {what}; create one with `forgetmap import` or `forgetmap collect`"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise StoreError(f"{str(manifest_path)!r} is not valid JSON: {error}") from None
+    if manifest.get("format") != layout.FORMAT_NAME:
+        raise StoreError(f"{str(manifest_path)!r} is not a forgetmap store manifest")
+    if int(manifest.get("version", 0)) > layout.FORMAT_VERSION:
+        raise StoreError(
+            f"store {str(path)!r} has format version {manifest['version']}; "
+            "upgrade forgetmap to read it"
+        )
+    return ForgettingStore(path, manifest)
+
+
+def create_store(
+    path: str | os.PathLike[str],
+    task_ids: Sequence[str],
+    example_ids: Sequence[str],
+    *,
+    metrics: Sequence[str] = ("nll",),
+    task_table: pd.DataFrame | Mapping[str, Sequence[Any]] | None = None,
+    example_table: pd.DataFrame | Mapping[str, Sequence[Any]] | None = None,
+    config: Mapping[str, Any] | None = None,
+    dtype: str = "float32",
+    with_scores: bool = False,
+    kind: str = "collected",
+    forgetting: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    summaries: Sequence[Mapping[str, Any]] | None = None,
+    exist_ok: bool = True,
+) -> ForgettingStore:
+    """Create a store in ``path`` (or open the identical one already there, for resuming).
+
+    The store is built in a temporary sibling folder and renamed into place, so ``path`` either
+    holds a complete, valid store or nothing. When ``forgetting`` (ndarray of shape (n_tasks,
+    n_examples), or one per metric) is given, every row is written and marked done before the
+    rename — that is how matrices are imported.
+
+    Parameters
+    ----------
+    path : path-like
+        Run directory; must not exist, be empty, or hold a store with the same fingerprint.
+    task_ids, example_ids : sequence of str
+        Unique ids of the rows and columns.
+    metrics : sequence of str
+        Names of the forgetting metrics; the first is primary.
+    task_table, example_table : DataFrame or mapping of columns, optional
+        Extra columns (e.g. ``group`` for tasks; ``source``, ``text`` for examples), in id order.
+    config : mapping, optional
+        The experiment config; part of the fingerprint, so resuming under another is refused.
+    dtype : {"float32", "float64"}
+    with_scores : bool
+        Keep before/after scores beside the forgetting matrix (collected runs).
+    kind : {"collected", "imported"}
+    forgetting, summaries : optional
+        Initial content of every row (see above).
+    exist_ok : bool
+        If False, an existing identical store is an error too.
+    """
+    path = Path(path)
+    tasks = layout.validate_ids(task_ids, "task")
+    examples = layout.validate_ids(example_ids, "example")
+    metric_names = layout.validate_ids(metrics, "metric")
+    if dtype not in _FLOAT_DTYPES:
+        raise StoreError(f"dtype must be one of {_FLOAT_DTYPES}, got {dtype!r}")
+    task_frame = _table(task_table, "task", tasks)
+    example_frame = _table(example_table, "example", examples)
+    manifest: dict[str, Any] = {
+        "format": layout.FORMAT_NAME,
+        "version": layout.FORMAT_VERSION,
+        "kind": kind,
+        "created": _now(),
+        "n_tasks": len(tasks),
+        "n_examples": len(examples),
+        "metrics": metric_names,
+        "dtype": dtype,
+        "has_scores": bool(with_scores),
+        "config": None if config is None else json.loads(json.dumps(config)),
+    }
+    manifest["fingerprint"] = _fingerprint(tasks, examples, manifest)
+
+    existing = _existing_store(path)
+    if existing is not None:
+        if existing.fingerprint != manifest["fingerprint"]:
+            raise StoreConflictError(
+                f"{str(path)!r} already holds a different store (other ids, metrics or config); "
+                "choose another output directory or delete it to start anew"
+            )
+        if not exist_ok:
+            raise StoreConflictError(f"{str(path)!r} already holds this store")
+        return existing
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+    try:
+        (staging / layout.ROWS_DIR).mkdir()
+        _write_table(staging / layout.TASKS_FILE, task_frame)
+        _write_table(staging / layout.EXAMPLES_FILE, example_frame)
+        _create_arrays(staging, manifest)
+        atomic_write_json(staging / layout.MANIFEST_FILE, manifest)
+        store = ForgettingStore(staging, manifest)
+        if forgetting is not None:
+            _fill_rows(store, forgetting, summaries)
+        _move_into_place(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return open_store(path)
+
+
+# ---------------------------------------------------------------------- helpers
+def _existing_store(path: Path) -> ForgettingStore | None:
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        raise StoreConflictError(f"{str(path)!r} exists and is not a directory")
+    if (path / layout.MANIFEST_FILE).exists():
+        return open_store(path)
+    if any(path.iterdir()):
+        raise StoreConflictError(
+            f"{str(path)!r} is a non-empty directory without a forgetmap store; "
+            "choose an empty or new output directory"
+        )
+    return None
+
+
+def _move_into_place(staging: Path, path: Path) -> None:
+    if path.exists():
+        path.rmdir()  # empty, checked above
+    try:
+        os.rename(staging, path)
+    except OSError:
+        # Another process created the store first; accept it only if it is the same store.
+        other = _existing_store(path)
+        if other is None or other.fingerprint != json.loads(
+            (staging / layout.MANIFEST_FILE).read_text()
+        ).get("fingerprint"):
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _create_arrays(root_path: Path, manifest: Mapping[str, Any]) -> None:
+    import zarr
+
+    m, n = manifest["n_tasks"], manifest["n_examples"]
+    root = zarr.open_group(str(root_path / layout.MATRIX_DIR), mode="w", zarr_format=3)
+    kinds = [layout.FORGETTING] + ([layout.AFTER, layout.BEFORE] if manifest["has_scores"] else [])
+    for kind in kinds:
+        group = root.require_group(kind)
+        for metric in manifest["metrics"]:
+            shape, chunks = ((n,), (n,)) if kind == layout.BEFORE else ((m, n), (1, n))
+            # Uncompressed: forgetting values are noisy floats that barely compress, and
+            # decompression was the slow part of reading large matrices (benchmarks/bench_store).
+            group.create_array(
+                metric,
+                shape=shape,
+                chunks=chunks,
+                dtype=manifest["dtype"],
+                fill_value=np.nan,
+                compressors=None,
+            )
+
+
+def _fill_rows(
+    store: ForgettingStore,
+    forgetting: np.ndarray | Mapping[str, np.ndarray],
+    summaries: Sequence[Mapping[str, Any]] | None,
+) -> None:
+    matrices = forgetting if isinstance(forgetting, Mapping) else {store.metrics[0]: forgetting}
+    root = store._zarr()
+    for metric, matrix in matrices.items():
+        metric = store._metric(metric)
+        array = np.asarray(matrix, dtype=store.dtype)
+        if array.shape != store.shape:
+            raise StoreError(
+                f"matrix of {metric!r} has shape {array.shape}, expected {store.shape}"
+            )
+        root[f"{layout.FORGETTING}/{metric}"][:] = array
+    written = _now()
+    for index, task_id in enumerate(store.task_ids):
+        summary = dict(summaries[index]) if summaries is not None else {}
+        atomic_write_json(
+            store._row_marker(index),
+            {"task": task_id, "index": index, "written_at": written, "summary": summary},
+        )
+
+
+def _table(
+    table: pd.DataFrame | Mapping[str, Sequence[Any]] | None, key: str, ids: list[str]
+) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(index=pd.Index(ids, name=key))
+    if table is None:
+        return frame
+    extra = table.reset_index(drop=True) if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    if key in extra.columns:
+        extra = extra.drop(columns=[key])
+    if len(extra) != len(ids):
+        raise StoreError(f"{key} table has {len(extra)} rows for {len(ids)} {key}s")
+    extra.index = frame.index
+    return frame.join(extra)
+
+
+def _write_table(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda temp: frame.reset_index().to_parquet(temp, index=False))
+
+
+def _read_table(path: Path, key: str) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    frame[key] = frame[key].astype(str)
+    return frame.set_index(key)
+
+
+def _save_npy(path: Path, data: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, data, allow_pickle=False)
+
+
+def _fingerprint(tasks: list[str], examples: list[str], manifest: Mapping[str, Any]) -> str:
+    identity = {
+        "tasks": tasks,
+        "examples": examples,
+        "metrics": manifest["metrics"],
+        "dtype": manifest["dtype"],
+        "has_scores": manifest["has_scores"],
+        "config": manifest["config"],
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = json.dumps(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _artifact_name(name: str) -> str:
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise StoreError(f"artifact name {name!r} must be a plain file name")
+    return name
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
