@@ -215,3 +215,12 @@ def test_sigkill_at_random_moments_never_tears_a_row(tmp_path):
     leftovers = [name for name in os.listdir(path / "rows") if not name.endswith(".json")]
     assert all(name.startswith(".") for name in leftovers)
     assert json.loads((path / "forgetmap.json").read_text())["n_tasks"] == m
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    store = _new_store(tmp_path / "run")
+    store.write_row("t0", np.zeros(6))
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [tmp_path / "run" / "forgetmap.json", tmp_path / "run" / "rows" / "000000.json"]:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -22,6 +22,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     temp = Path(temp_name)
+    # mkstemp creates the file 0600; give it the permissions a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
     try:
         write(temp)
         with open(temp, "rb+") as handle:
