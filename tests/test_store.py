@@ -224,3 +224,4 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     os.umask(umask)
     for path in [tmp_path / "run" / "forgetmap.json", tmp_path / "run" / "rows" / "000000.json"]:
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o777 & ~umask

@@ -517,6 +517,9 @@ def create_store(
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the run dir is ordinary
         (staging / layout.ROWS_DIR).mkdir()
         _write_table(staging / layout.TASKS_FILE, task_frame)
         _write_table(staging / layout.EXAMPLES_FILE, example_frame)
