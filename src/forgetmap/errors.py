@@ -12,6 +12,7 @@ __all__ = [
     "DataFormatError",
     "ForgetmapError",
     "InputFileNotFoundError",
+    "ModelNotFoundError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -49,3 +50,7 @@ class StoreConflictError(StoreError, FileExistsError):
 
 class ConfigError(ForgetmapError, ValueError):
     """An experiment configuration is invalid."""
+
+
+class ModelNotFoundError(ForgetmapError, LookupError):
+    """A model name that is neither bundled, nor a local directory, nor reachable on the hub."""

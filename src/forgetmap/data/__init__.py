@@ -1,0 +1,5 @@
+"""Examples and the sources they come from."""
+
+from forgetmap.data._example import Example
+
+__all__ = ["Example"]
