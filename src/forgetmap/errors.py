@@ -13,6 +13,7 @@ __all__ = [
     "DataFormatError",
     "ForgetmapError",
     "InputFileNotFoundError",
+    "SimilarityError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -54,3 +55,7 @@ class ConfigError(ForgetmapError, ValueError):
 
 class AnalysisError(ForgetmapError, ValueError):
     """A matrix or request that the analysis cannot handle (empty rows, too high a rank, ...)."""
+
+
+class SimilarityError(ForgetmapError, ValueError):
+    """Task–example similarities cannot be computed (missing texts, model or kind)."""
