@@ -78,3 +78,18 @@ def test_help_line_is_not_truncated(cli, command):
     line = next(line for line in result.out.splitlines() if line.strip().startswith(command))
     assert not line.rstrip().endswith("...")
     assert cli(command, "--help").code == 0
+
+
+def test_the_analysis_never_imports_torch(run):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, forgetmap\n"
+        "from forgetmap.analysis import analyze\n"
+        f"analyze(forgetmap.open_store({str(run)!r}), rank=2)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "False"
