@@ -129,6 +129,9 @@ def additive_model(values: np.ndarray, stats: Moments | None = None) -> Additive
     if stats.complete:
         return AdditiveModel(mu, stats.row_mean - mu, stats.col_mean - mu)
     m, n = values.shape
+    if m > n:  # eliminate the longer side: the system is min(M, N) square
+        swapped = additive_model(values.T)
+        return AdditiveModel(swapped.mean, swapped.example_effects, swapped.task_effects)
     # Normal equations in the task effects a after substituting b_j = mean_i∈obs(x_ij − a_i):
     # (diag(n_i) − C) a = rowsum − W c,  C = W diag(1/n_j) Wᵀ,  W = mask, c = column means.
     coupling = np.zeros((m, m))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +43,7 @@ def analyze(
     """Analyse a store: fits, residual patterns, correlations."""
     from forgetmap.analysis import analyze as run_analysis
     from forgetmap.store import open_store
+    from forgetmap.store._atomic import atomic_write_json
 
     store = open_store(run)
     document = run_analysis(
@@ -60,7 +60,7 @@ def analyze(
     saved = store.save_json("analysis", document)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        atomic_write_json(json_path, document)
     out = output(ctx)
     out.result(document, _render)
     out.message(f"saved {saved}" + (f" and {json_path}" if json_path else ""))
