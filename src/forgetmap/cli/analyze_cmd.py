@@ -81,7 +81,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         ],
     )
     out.table(
-        "R² over measured entries",
+        "R² of each fit",
         ["fit", "R²"],
         [(name.replace("_", " "), value) for name, value in doc["fits"].items()]
         + [(f"rank {k}", value) for k, value in doc["rank_r2"].items()],
@@ -139,7 +139,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         ("least_forgotten", "least forgotten"),
     ):
         out.table(
-            f"{title} examples",
+            title,
             ["example", "mean", "text"],
             [(e["id"], e["mean"], _short(e["text"])) for e in doc[key][:5]],
         )
