@@ -49,6 +49,8 @@ def _one_line_error(result, *words):
 def test_bad_rank_and_unknown_field(run, cli):
     _one_line_error(cli("analyze", run, "--rank", 12), "--rank 12", "12")
     _one_line_error(cli("analyze", run, "--group-by", "colour"), "'colour'", "group")
+    _one_line_error(cli("analyze", run, "--top-q", 1.5), "top-q")
+    _one_line_error(cli("analyze", run, "--fdr", 0), "false-discovery")
 
 
 def test_too_few_finished_rows(tmp_path, cli):

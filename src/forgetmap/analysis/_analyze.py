@@ -88,6 +88,10 @@ def analyze(
     started = time.perf_counter()
     if not 0 < top_q < 1:
         raise AnalysisError(f"top-q must lie strictly between 0 and 1, got {top_q}")
+    if not 0 < fdr < 1:
+        raise AnalysisError(
+            f"the false-discovery rate must lie strictly between 0 and 1, got {fdr}"
+        )
     metric = metric or store.metrics[0]
     if metric not in store.metrics:
         raise AnalysisError(f"unknown metric {metric!r}; the store has {list(store.metrics)}")
