@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataFormatError",
+    "DataSourceError",
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
@@ -54,3 +55,7 @@ class ConfigError(ForgetmapError, ValueError):
 
 class ModelNotFoundError(ForgetmapError, LookupError):
     """A model name that is neither bundled, nor a local directory, nor reachable on the hub."""
+
+
+class DataSourceError(ForgetmapError, ValueError):
+    """A data source cannot give what the config asks (unknown corpus, too few examples, ...)."""
