@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DataFormatError",
     "DataSourceError",
+    "ExecutorError",
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
@@ -59,3 +60,7 @@ class ModelNotFoundError(ForgetmapError, LookupError):
 
 class DataSourceError(ForgetmapError, ValueError):
     """A data source cannot give what the config asks (unknown corpus, too few examples, ...)."""
+
+
+class ExecutorError(ForgetmapError, RuntimeError):
+    """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""
