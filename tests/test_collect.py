@@ -201,6 +201,22 @@ def test_forgetting_rows_sign_and_exact_match():
     assert np.array_equal(rows["exact_match"], [1.0, 0.0, 0.0, np.nan], equal_nan=True)
 
 
+def test_exact_match_is_stored_beside_nll(tmp_path):
+    config = _config(
+        tmp_path,
+        n_tasks=1,
+        replace={"[scoring]": '[scoring]\nmetrics = ["nll", "exact_match"]\nmax_new_tokens = 8'},
+    )
+    _collect(config, tmp_path / "run")
+    store = open_store(tmp_path / "run")
+    assert store.metrics == ("nll", "exact_match")
+    chat = (store.examples()["kind"] == "chat").to_numpy()
+    values, before = store.forgetting("exact_match")[0], store.before("exact_match")
+    assert np.isnan(values[~chat]).all() and np.isnan(before[~chat]).all()
+    assert set(np.unique(values[chat])) <= {0.0, 1.0}
+    assert set(np.unique(before[chat])) <= {0.0, 1.0}
+
+
 def test_rerun_skips_everything_and_other_config_is_refused(reference, tmp_path):
     config, run, _ = reference
     document = _collect(config, run)
