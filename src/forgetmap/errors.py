@@ -11,6 +11,8 @@ __all__ = [
     "AnalysisError",
     "ConfigError",
     "DataFormatError",
+    "DataSourceError",
+    "ExecutorError",
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
@@ -64,3 +66,11 @@ class AnalysisError(ForgetmapError, ValueError):
 
 class SimilarityError(ForgetmapError, ValueError):
     """Task–example similarities cannot be computed (missing texts, model or kind)."""
+
+
+class DataSourceError(ForgetmapError, ValueError):
+    """A data source cannot give what the config asks (unknown corpus, too few examples, ...)."""
+
+
+class ExecutorError(ForgetmapError, RuntimeError):
+    """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""
