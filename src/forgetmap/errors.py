@@ -12,6 +12,7 @@ __all__ = [
     "DataFormatError",
     "ForgetmapError",
     "InputFileNotFoundError",
+    "PredictionError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -49,3 +50,7 @@ class StoreConflictError(StoreError, FileExistsError):
 
 class ConfigError(ForgetmapError, ValueError):
     """An experiment configuration is invalid."""
+
+
+class PredictionError(ForgetmapError, ValueError):
+    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""
