@@ -16,6 +16,7 @@ __all__ = [
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
+    "PredictionError",
     "SimilarityError",
     "StoreConflictError",
     "StoreError",
@@ -74,3 +75,7 @@ class DataSourceError(ForgetmapError, ValueError):
 
 class ExecutorError(ForgetmapError, RuntimeError):
     """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""
+
+
+class PredictionError(ForgetmapError, ValueError):
+    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from forgetmap.cli import (
     analyze_cmd,
     collect_cmd,
+    evaluate_cmd,
     export_cmd,
     import_cmd,
     info_cmd,
@@ -23,4 +24,5 @@ REGISTRY = [
     synth_cmd.register,
     analyze_cmd.register,
     similarity_cmd.register,
+    evaluate_cmd.register,
 ]
