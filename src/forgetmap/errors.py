@@ -8,6 +8,7 @@ callers that already catch ``FileNotFoundError`` or ``ValueError`` keep working.
 from __future__ import annotations
 
 __all__ = [
+    "AnalysisError",
     "ConfigError",
     "DataFormatError",
     "ForgetmapError",
@@ -54,3 +55,7 @@ class ConfigError(ForgetmapError, ValueError):
 
 class ModelNotFoundError(ForgetmapError, LookupError):
     """A model name that is neither bundled, nor a local directory, nor reachable on the hub."""
+
+
+class AnalysisError(ForgetmapError, ValueError):
+    """A matrix or request that the analysis cannot handle (empty rows, too high a rank, ...)."""
