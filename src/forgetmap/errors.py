@@ -14,6 +14,7 @@ __all__ = [
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
+    "PredictionError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -59,3 +60,7 @@ class ModelNotFoundError(ForgetmapError, LookupError):
 
 class AnalysisError(ForgetmapError, ValueError):
     """A matrix or request that the analysis cannot handle (empty rows, too high a rank, ...)."""
+
+
+class PredictionError(ForgetmapError, ValueError):
+    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""

@@ -5,7 +5,14 @@ Importing a command module must stay cheap: heavy libraries are imported inside 
 
 from __future__ import annotations
 
-from forgetmap.cli import analyze_cmd, export_cmd, import_cmd, info_cmd, synth_cmd
+from forgetmap.cli import (
+    analyze_cmd,
+    evaluate_cmd,
+    export_cmd,
+    import_cmd,
+    info_cmd,
+    synth_cmd,
+)
 
 REGISTRY = [
     import_cmd.register,
@@ -13,4 +20,5 @@ REGISTRY = [
     info_cmd.register,
     synth_cmd.register,
     analyze_cmd.register,
+    evaluate_cmd.register,
 ]
