@@ -11,6 +11,8 @@ __all__ = [
     "AnalysisError",
     "ConfigError",
     "DataFormatError",
+    "DataSourceError",
+    "ExecutorError",
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
@@ -64,3 +66,11 @@ class AnalysisError(ForgetmapError, ValueError):
 
 class PredictionError(ForgetmapError, ValueError):
     """Bad input to the prediction of forgetting (probe count, method, split, rows)."""
+
+
+class DataSourceError(ForgetmapError, ValueError):
+    """A data source cannot give what the config asks (unknown corpus, too few examples, ...)."""
+
+
+class ExecutorError(ForgetmapError, RuntimeError):
+    """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from forgetmap.cli import (
     analyze_cmd,
+    collect_cmd,
     evaluate_cmd,
     export_cmd,
     import_cmd,
@@ -15,6 +16,7 @@ from forgetmap.cli import (
 )
 
 REGISTRY = [
+    collect_cmd.register,
     import_cmd.register,
     export_cmd.register,
     info_cmd.register,
