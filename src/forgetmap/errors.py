@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnalysisError",
+    "CheckpointMismatchError",
     "ConfigError",
     "DataFormatError",
     "DataSourceError",
@@ -74,3 +75,7 @@ class DataSourceError(ForgetmapError, ValueError):
 
 class ExecutorError(ForgetmapError, RuntimeError):
     """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""
+
+
+class CheckpointMismatchError(ForgetmapError, ValueError):
+    """A fine-tuned checkpoint was not made from the store's base model."""

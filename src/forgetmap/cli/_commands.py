@@ -10,6 +10,7 @@ from forgetmap.cli import (
     collect_cmd,
     evaluate_cmd,
     export_cmd,
+    forecast_cmd,
     import_cmd,
     info_cmd,
     synth_cmd,
@@ -23,4 +24,5 @@ REGISTRY = [
     synth_cmd.register,
     analyze_cmd.register,
     evaluate_cmd.register,
+    forecast_cmd.register,
 ]
