@@ -18,6 +18,7 @@ __all__ = [
     "InputFileNotFoundError",
     "ModelNotFoundError",
     "PredictionError",
+    "SimilarityError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -79,3 +80,7 @@ class ExecutorError(ForgetmapError, RuntimeError):
 
 class CheckpointMismatchError(ForgetmapError, ValueError):
     """A fine-tuned checkpoint was not made from the store's base model."""
+
+
+class SimilarityError(ForgetmapError, ValueError):
+    """Task–example similarities cannot be computed (missing texts, model or kind)."""

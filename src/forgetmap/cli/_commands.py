@@ -13,6 +13,7 @@ from forgetmap.cli import (
     forecast_cmd,
     import_cmd,
     info_cmd,
+    similarity_cmd,
     synth_cmd,
 )
 
@@ -24,5 +25,6 @@ REGISTRY = [
     synth_cmd.register,
     analyze_cmd.register,
     evaluate_cmd.register,
+    similarity_cmd.register,
     forecast_cmd.register,
 ]
