@@ -27,17 +27,26 @@ def run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def computed(run):
-    return store_gradient_similarity(open_store(run), batch_size=4)
+def computed(run, tmp_path_factory):
+    """``forgetmap similarity RUN --kinds gradient`` on a copy of the run; returns the copy."""
+    import shutil
+
+    from forgetmap.cli._app import main
+
+    copy = tmp_path_factory.mktemp("similarity") / "run"
+    shutil.copytree(run, copy)
+    assert main(["similarity", str(copy), "--kinds", "gradient", "--batch-size", "4"]) == 0
+    return copy
 
 
-def test_shape_sign_note_and_determinism(run, computed):
-    similarity, info = computed
-    store = open_store(run)
+def test_shape_sign_note_and_determinism(computed):
+    store = open_store(computed)
+    similarity = store.load_array("similarity_gradient")
     assert similarity.shape == store.shape
     assert np.isfinite(similarity).all() and np.abs(similarity).max() > 0
+    assert "-lr" in store.load_json("similarity")["kinds"]["gradient"]["description"]
+    again, info = store_gradient_similarity(store, batch_size=3)  # other batching, same numbers
     assert "-lr" in info["sign"]
-    again, _ = store_gradient_similarity(store, batch_size=3)  # other batching, same numbers
     np.testing.assert_allclose(again, similarity, rtol=1e-4, atol=1e-9)
 
 
@@ -48,7 +57,7 @@ def test_matches_a_direct_computation(run, computed):
     from forgetmap.lm import base_weights
     from forgetmap.stored_run import load_base_model, stored_run
 
-    similarity, _ = computed
+    similarity = open_store(computed).load_array("similarity_gradient")
     store = open_store(run)
     stored = stored_run(store)
     loaded = load_base_model(stored.config)
@@ -70,20 +79,14 @@ def test_matches_a_direct_computation(run, computed):
         alone = torch.cat(
             [g.reshape(-1) for g in torch.autograd.grad(own_loss(loaded, task_examples[2]), params)]
         )
-    assert similarity[task, example] == pytest.approx(direct, rel=1e-4)
+    assert similarity[task, example] == pytest.approx(direct, rel=1e-4)  # stored as float32
     assert torch.allclose(batched[2], alone, rtol=1e-4, atol=1e-7)
     assert loaded.model.__class__.__name__ != "PeftModelForCausalLM"  # base model again
 
 
-def test_analyze_correlates_forgetting_with_it(run, computed, tmp_path):
-    import shutil
-
+def test_analyze_correlates_forgetting_with_it(computed):
     from forgetmap.analysis import analyze
 
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy)
-    store = open_store(copy)
-    store.save_array("similarity_gradient", computed[0])
-    document = analyze(store, rank=1)
-    assert "gradient" in document["correlations"]
-    assert np.isfinite(document["correlations"]["gradient"]["spearman"])
+    document = analyze(open_store(computed), rank=1)
+    correlation = document["correlations"]["gradient"]
+    assert np.isfinite(correlation["spearman"]) and np.isfinite(correlation["pearson"])

@@ -28,9 +28,20 @@ if TYPE_CHECKING:
     from forgetmap.lm import EncodedExample, LoadedModel, TrainingSettings
     from forgetmap.store import ForgettingStore
 
-__all__ = ["gradient_similarity", "per_example_gradients", "store_gradient_similarity"]
+__all__ = [
+    "DESCRIPTION",
+    "gradient_kind",
+    "gradient_similarity",
+    "per_example_gradients",
+    "store_gradient_similarity",
+]
 
 ARRAY = "similarity_gradient"
+MAX_BATCH = 8  # examples per backward pass: the logits of a 49k-token vocabulary are large
+DESCRIPTION = (
+    "<grad L_example, mean grad L_task> over LoRA parameters at the base weights; "
+    "first-order forgetting estimate = -lr * value"
+)
 SIGN_CONVENTION = (
     "entry (i, j) = <grad L_j, mean grad L_task_i> over the LoRA parameters at the base weights; "
     "the first-order estimate of forgetting is -lr * entry (positive entry: the task lowers "
@@ -183,6 +194,42 @@ def store_gradient_similarity(
         "sign": SIGN_CONVENTION,
     }
     return similarity, info
+
+
+def gradient_kind(inputs: Any, *, batch_size: int = MAX_BATCH) -> np.ndarray:
+    """The ``gradient`` kind of ``forgetmap similarity``: (n_tasks, n_examples) inner products.
+
+    Needs a collected store (its config names the model and the data); shows a progress bar
+    on stderr. ``batch_size`` is capped at :data:`MAX_BATCH`.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("gradients"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("gradients", total=None)
+    with bar:
+        similarity, _ = store_gradient_similarity(
+            inputs.store,
+            batch_size=max(1, min(int(batch_size), MAX_BATCH)),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    return similarity
 
 
 # ---------------------------------------------------------------------- internals
