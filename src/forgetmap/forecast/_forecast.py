@@ -167,6 +167,8 @@ def forecast(
             f"k must be at least 1 and below the number of upstream examples ({n_examples}), "
             f"got {k}"
         )
+    if not 0.0 < level < 1.0:
+        raise PredictionError(f"interval level must lie in (0, 1), got {level}")
     directory = resolve_checkpoint(checkpoint)
     run = stored_run(store, base_dir)
     # fit and choose probes from the training rows alone
