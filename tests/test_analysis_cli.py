@@ -49,6 +49,8 @@ def _one_line_error(result, *words):
 def test_bad_rank_and_unknown_field(run, cli):
     _one_line_error(cli("analyze", run, "--rank", 12), "--rank 12", "12")
     _one_line_error(cli("analyze", run, "--group-by", "colour"), "'colour'", "group")
+    _one_line_error(cli("analyze", run, "--top-q", 1.5), "top-q")
+    _one_line_error(cli("analyze", run, "--fdr", 0), "false-discovery")
 
 
 def test_too_few_finished_rows(tmp_path, cli):
@@ -78,3 +80,18 @@ def test_help_line_is_not_truncated(cli, command):
     line = next(line for line in result.out.splitlines() if line.strip().startswith(command))
     assert not line.rstrip().endswith("...")
     assert cli(command, "--help").code == 0
+
+
+def test_the_analysis_never_imports_torch(run):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, forgetmap\n"
+        "from forgetmap.analysis import analyze\n"
+        f"analyze(forgetmap.open_store({str(run)!r}), rank=2)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "False"

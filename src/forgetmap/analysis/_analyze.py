@@ -88,6 +88,10 @@ def analyze(
     started = time.perf_counter()
     if not 0 < top_q < 1:
         raise AnalysisError(f"top-q must lie strictly between 0 and 1, got {top_q}")
+    if not 0 < fdr < 1:
+        raise AnalysisError(
+            f"the false-discovery rate must lie strictly between 0 and 1, got {fdr}"
+        )
     metric = metric or store.metrics[0]
     if metric not in store.metrics:
         raise AnalysisError(f"unknown metric {metric!r}; the store has {list(store.metrics)}")
@@ -100,10 +104,11 @@ def analyze(
     values = store.forgetting(metric, finished_only=True)  # (M, N)
     task_rows = np.flatnonzero(finished)
     task_ids = [store.task_ids[i] for i in task_rows]
-    example_ids = list(store.example_ids)
+    examples = store.examples()
+    example_ids = examples.index.to_numpy(dtype=object)  # fast for a million ids
     values, kept_tasks, kept_examples, dropped = _empty(values, task_ids, example_ids, drop_empty)
     task_ids = [task_ids[i] for i in kept_tasks]
-    example_ids = [example_ids[j] for j in kept_examples]
+    example_ids = example_ids[kept_examples]
     m, n = values.shape
     if m < 2 or n < 2:
         raise AnalysisError(
@@ -117,7 +122,7 @@ def analyze(
             f"--rank {rank} must be at least 1 and below min(tasks, examples) = {min(m, n)}"
         )
     tasks = store.tasks().iloc[task_rows].iloc[kept_tasks]
-    examples = store.examples().iloc[kept_examples]
+    examples = examples.iloc[kept_examples]
     task_labels, example_labels = _group_labels(tasks, examples, group_fields)
 
     report = fit_report(values, rank, seed=seed)
@@ -214,7 +219,7 @@ def analyze(
 
 
 def _empty(
-    values: np.ndarray, task_ids: list[str], example_ids: list[str], drop: bool
+    values: np.ndarray, task_ids: Sequence[str], example_ids: Sequence[str], drop: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, list[str]]]:
     """Find tasks and examples without any measured entry; refuse them or leave them out."""
     finite = np.isfinite(values)

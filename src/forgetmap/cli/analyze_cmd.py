@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +43,7 @@ def analyze(
     """Analyse a store: fits, residual patterns, correlations."""
     from forgetmap.analysis import analyze as run_analysis
     from forgetmap.store import open_store
+    from forgetmap.store._atomic import atomic_write_json
 
     store = open_store(run)
     document = run_analysis(
@@ -60,7 +60,7 @@ def analyze(
     saved = store.save_json("analysis", document)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        atomic_write_json(json_path, document)
     out = output(ctx)
     out.result(document, _render)
     out.message(f"saved {saved}" + (f" and {json_path}" if json_path else ""))
@@ -81,7 +81,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         ],
     )
     out.table(
-        "R² over measured entries",
+        "R² of each fit",
         ["fit", "R²"],
         [(name.replace("_", " "), value) for name, value in doc["fits"].items()]
         + [(f"rank {k}", value) for k, value in doc["rank_r2"].items()],
@@ -139,7 +139,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         ("least_forgotten", "least forgotten"),
     ):
         out.table(
-            f"{title} examples",
+            title,
             ["example", "mean", "text"],
             [(e["id"], e["mean"], _short(e["text"])) for e in doc[key][:5]],
         )
