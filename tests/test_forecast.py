@@ -66,6 +66,32 @@ def test_forecast_writes_a_full_sorted_ranking(cli, run, adapter, tmp_path):
     assert all(row["text"] == texts[row["example"]] for row in rows)
 
 
+def test_forecast_json_document(cli, run, adapter, tmp_path):
+    out = tmp_path / "ranked.csv"
+    result = cli(
+        "--format",
+        "json",
+        "forecast",
+        run,
+        "--checkpoint",
+        adapter,
+        "--k",
+        5,
+        "--probe",
+        "random",
+        "--method",
+        "additive",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["k"] == 5 and len(document["probes"]) == 5
+    assert document["checkpoint_kind"] == "lora" and document["method"] == "additive"
+    assert document["out"] == str(out) and len(read_csv(out)) == document["n_examples"]
+    assert [row["rank"] for row in document["top"]] == list(range(1, len(document["top"]) + 1))
+
+
 def test_probes_are_measured_against_the_store(run, adapter):
     """The measured forgetting of a probe is after − before, scored by the fine-tuned model."""
     from forgetmap.lm import load_checkpoint, score_nll
