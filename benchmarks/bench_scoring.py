@@ -80,21 +80,21 @@ def main(model: str | None = None, n_examples: int = 96, batch_size: int = 16) -
     length = round(lengths.mean())
     score_nll(loaded, encoded[:batch_size], batch_size=batch_size)  # warm-up
 
-    score_s, scores = timed(lambda: score_nll(loaded, encoded, batch_size=batch_size), repeats=2)
-    forward_s, _ = timed(
-        lambda: _forward_equal_batches(loaded, n_tokens, length, batch_size), repeats=3
-    )
-    loop_s, naive = timed(lambda: _one_at_a_time(loaded, encoded))
-    np.testing.assert_allclose(scores, naive, rtol=1e-3 if loaded.device.type == "cuda" else 1e-4)
-
     print(f"model {name} on {loaded.device} ({torch.get_num_threads()} threads)")
     print(
         f"{n_examples} examples, {n_tokens} tokens (lengths {lengths.min()}-{lengths.max()}, "
-        f"mean {length}), batch size {batch_size}"
+        f"mean {length}), batch size {batch_size}",
+        flush=True,
     )
-    print(f"score_nll        {score_s:7.2f} s  {n_tokens / score_s:8.0f} tok/s")
-    print(f"forward (equal)  {forward_s:7.2f} s  {n_tokens / forward_s:8.0f} tok/s")
+    score_s, scores = timed(lambda: score_nll(loaded, encoded, batch_size=batch_size), repeats=2)
+    print(f"score_nll        {score_s:7.2f} s  {n_tokens / score_s:8.0f} tok/s", flush=True)
+    forward_s, _ = timed(
+        lambda: _forward_equal_batches(loaded, n_tokens, length, batch_size), repeats=2
+    )
+    print(f"forward (equal)  {forward_s:7.2f} s  {n_tokens / forward_s:8.0f} tok/s", flush=True)
+    loop_s, naive = timed(lambda: _one_at_a_time(loaded, encoded))
     print(f"one at a time    {loop_s:7.2f} s  {n_tokens / loop_s:8.0f} tok/s")
+    np.testing.assert_allclose(scores, naive, rtol=1e-3 if loaded.device.type == "cuda" else 1e-4)
     print(f"ratio to forward pass:   {forward_s / score_s:.2f}x (target >= 0.8x)")
     print(f"ratio to one at a time:  {loop_s / score_s:.2f}x (target >= 3x)")
 
