@@ -124,3 +124,15 @@ def test_tests_behave_under_the_null():
     assert name == "permutation" and 0.05 < p <= 1
     _, p, name = mean_difference_test(rng.normal(1, 1, 40), rng.normal(size=40), rng)
     assert name == "welch_t" and p < 1e-3
+
+
+def test_cocluster_on_a_sample_then_placing_every_example(block_store, monkeypatch):
+    from forgetmap.analysis import _patterns
+
+    store, tasks, examples = block_store
+    monkeypatch.setattr(_patterns, "COCLUSTER_EXAMPLES", 250)
+    document = analyze(store, rank=2, group_fields=["source"], seed=1)
+    top = document["coclusters"][0]
+    assert set(top["tasks"]) == tasks
+    assert len(examples & set(top["examples"])) >= 45 and top["n_examples"] <= 60
+    assert sum(c["n_examples"] for c in document["coclusters"]) <= N

@@ -362,7 +362,7 @@ def masked_als(
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         right = _solve_side(data.T, weights.T, left, ridge)  # (N, r)
         left = _solve_side(data, weights, right, ridge)  # (M, r)
-        error = float(((data - left @ right.T) ** 2 * weights).sum())
+        error = _masked_error(data, weights, left, right)
         if error <= 1e-28 * scale:
             break
         if np.isfinite(previous):
@@ -387,18 +387,35 @@ def _solve_side(
     """Least-squares factors of each row of ``data`` given the other side's factors.
 
     data, weights : (P, Q); other : (Q, r). Returns (P, r) with, for row p,
-    ``(Σ_q w_pq o_q o_qᵀ + λI) f_p = Σ_q w_pq x_pq o_q``.
+    ``(Σ_q w_pq o_q o_qᵀ + λI) f_p = Σ_q w_pq x_pq o_q``. Blocks over P and Q keep the
+    (Q, r²) outer products and the (P, r, r) systems small.
     """
     rank = other.shape[1]
     out = np.empty((data.shape[0], rank))
-    outer = (other[:, :, None] * other[:, None, :]).reshape(other.shape[0], rank * rank)
     for rows in column_blocks(data.shape[0], 1 << 14):
-        normal = (weights[rows] @ outer).reshape(-1, rank, rank)  # (p, r, r)
+        normal = np.zeros((rows.stop - rows.start, rank * rank))
+        rhs = np.zeros((rows.stop - rows.start, rank))
+        for part in column_blocks(data.shape[1], 1 << 14):
+            factors = other[part]
+            outer = (factors[:, :, None] * factors[:, None, :]).reshape(-1, rank * rank)
+            normal += weights[rows, part] @ outer
+            rhs += data[rows, part] @ factors  # data is zero where unmeasured
+        normal = normal.reshape(-1, rank, rank)
         scale = np.trace(normal, axis1=1, axis2=2)[:, None, None] / rank + 1e-300
         normal += ridge * scale * np.eye(rank)
-        rhs = data[rows] @ other  # (p, r); data is zero where unmeasured
         out[rows] = np.linalg.solve(normal, rhs[:, :, None])[:, :, 0]
     return out
+
+
+def _masked_error(
+    data: np.ndarray, weights: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> float:
+    """Σ over measured entries of (x − left·rightᵀ)², streamed over column blocks."""
+    total = 0.0
+    for cols in column_blocks(data.shape[1]):
+        error = data[:, cols] - left @ right[cols].T
+        total += float((error * error * weights[:, cols]).sum())
+    return total
 
 
 def low_rank_fit(values: np.ndarray, rank: int, *, seed: int = 0) -> LowRankFit:
