@@ -40,15 +40,16 @@ def test_probes_never_reach_the_metrics(planted, monkeypatch):
     import forgetmap.predict.protocol as protocol
 
     seen = []
-    original = protocol.row_metrics
+    original = protocol._metrics
 
-    def spy(truth, predicted, **kwargs):
-        seen.append(truth.size)
-        return original(truth, predicted, **kwargs)
+    def spy(truth, predicted, predicted_threshold):
+        assert truth.truth.size == predicted.size
+        seen.append(truth.truth.size)
+        return original(truth, predicted, predicted_threshold)
 
     Z = planted.copy()
     Z[2, :10] = np.nan
-    monkeypatch.setattr(protocol, "row_metrics", spy)
+    monkeypatch.setattr(protocol, "_metrics", spy)
     evaluate(Z, methods=["mean"], k=7, seeds=2)
     sizes = np.array(seen).reshape(20, 2)
     assert (sizes[np.arange(20) != 2] == 150 - 7).all()
@@ -69,8 +70,8 @@ def test_active_beats_random_on_planted_low_rank():
     M, N = 30, 400
     V = rng.normal(size=(N, 3)) * np.where(rng.random((N, 1)) < 0.05, 5.0, 0.2)
     Z = rng.normal(size=(M, 3)) @ V.T + 0.05 * rng.normal(size=(M, N))
-    random_doc = evaluate(Z, methods=["lowrank"], k=6, seeds=3, probe="random")
-    active_doc = evaluate(Z, methods=["lowrank"], k=6, seeds=3, probe="active")
+    random_doc = evaluate(Z, methods=["lowrank"], k=6, seeds=3, probe="random", split="kfold:5")
+    active_doc = evaluate(Z, methods=["lowrank"], k=6, seeds=3, probe="active", split="kfold:5")
     assert active_doc["methods"]["lowrank"]["rmse"] < random_doc["methods"]["lowrank"]["rmse"]
 
 
