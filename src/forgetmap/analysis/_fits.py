@@ -327,7 +327,7 @@ def masked_als(
     rank: int,
     *,
     init: LowRankFit | None = None,
-    max_iter: int = 500,
+    max_iter: int = 300,
     tol: float = 1e-12,
     seed: int = 0,
 ) -> LowRankFit:
@@ -338,7 +338,7 @@ def masked_als(
     against the outer products of the other side's factors. Starts from ``init`` (e.g. the fit
     of rank r − 1 padded with a random column) or from a seeded random start; stops when the
     relative decrease of the error falls below ``tol``, or when it crawls (below 10⁻³ of the
-    error and 10⁻⁹ of the total sum of squares, so R² moves by less than 10⁻⁹), warning with
+    error and 10⁻⁸ of the total sum of squares, so R² moves by less than 10⁻⁸), warning with
     :class:`ConvergenceWarning` at ``max_iter``.
     """
     m = values.shape[0]
@@ -347,6 +347,7 @@ def masked_als(
     mask = np.isfinite(data)
     data = np.where(mask, data, 0.0)
     weights = mask.astype(np.float64)
+    data_t, weights_t = np.ascontiguousarray(data.T), np.ascontiguousarray(weights.T)
     if init is not None and init.rank >= rank:
         left = init.task_factors[:, :rank] * init.singular_values[:rank]
     else:
@@ -360,7 +361,7 @@ def masked_als(
     previous = np.inf
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
-        right = _solve_side(data.T, weights.T, left, ridge)  # (N, r)
+        right = _solve_side(data_t, weights_t, left, ridge)  # (N, r)
         left = _solve_side(data, weights, right, ridge)  # (M, r)
         error = _masked_error(data, weights, left, right)
         if error <= 1e-28 * scale:
@@ -369,7 +370,7 @@ def masked_als(
             gain = previous - error
             # Converged, or a slow crawl (e.g. a component fitting noise) that no longer moves
             # R² visibly; an exact low-rank fit keeps a large relative gain and goes on.
-            if gain <= tol * previous or (gain <= 1e-3 * previous and gain <= 1e-9 * total):
+            if gain <= tol * previous or (gain <= 1e-3 * previous and gain <= 1e-8 * total):
                 break
         previous = error
     else:
@@ -414,7 +415,8 @@ def _masked_error(
     total = 0.0
     for cols in column_blocks(data.shape[1]):
         error = data[:, cols] - left @ right[cols].T
-        total += float((error * error * weights[:, cols]).sum())
+        np.multiply(error, error, out=error)
+        total += float(np.einsum("ij,ij->", error, weights[:, cols]))
     return total
 
 
