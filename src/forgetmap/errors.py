@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnalysisError",
+    "CheckpointMismatchError",
     "ConfigError",
     "DataFormatError",
     "DataSourceError",
@@ -65,8 +66,8 @@ class AnalysisError(ForgetmapError, ValueError):
     """A matrix or request that the analysis cannot handle (empty rows, too high a rank, ...)."""
 
 
-class SimilarityError(ForgetmapError, ValueError):
-    """Task–example similarities cannot be computed (missing texts, model or kind)."""
+class PredictionError(ForgetmapError, ValueError):
+    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""
 
 
 class DataSourceError(ForgetmapError, ValueError):
@@ -77,5 +78,9 @@ class ExecutorError(ForgetmapError, RuntimeError):
     """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""
 
 
-class PredictionError(ForgetmapError, ValueError):
-    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""
+class CheckpointMismatchError(ForgetmapError, ValueError):
+    """A fine-tuned checkpoint was not made from the store's base model."""
+
+
+class SimilarityError(ForgetmapError, ValueError):
+    """Task–example similarities cannot be computed (missing texts, model or kind)."""

@@ -10,6 +10,7 @@ from forgetmap.cli import (
     collect_cmd,
     evaluate_cmd,
     export_cmd,
+    forecast_cmd,
     import_cmd,
     info_cmd,
     similarity_cmd,
@@ -23,6 +24,7 @@ REGISTRY = [
     info_cmd.register,
     synth_cmd.register,
     analyze_cmd.register,
-    similarity_cmd.register,
     evaluate_cmd.register,
+    similarity_cmd.register,
+    forecast_cmd.register,
 ]

@@ -13,7 +13,7 @@ def similarity(
     ctx: typer.Context,
     run: RunArgument,
     kinds: Annotated[
-        str, typer.Option("--kinds", help="Comma-separated kinds to compute (tfidf, embedding).")
+        str, typer.Option("--kinds", help="Comma-separated kinds (tfidf, embedding, gradient).")
     ] = "tfidf,embedding",
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Texts per embedding batch.")

@@ -7,6 +7,8 @@ similarity) registers itself from the module that can compute it.
 
 from forgetmap.similarity._compute import compute_similarity, similarity_inputs
 from forgetmap.similarity._embedding import embedding_similarity
+from forgetmap.similarity._gradient import DESCRIPTION as GRADIENT_DESCRIPTION
+from forgetmap.similarity._gradient import gradient_kind
 from forgetmap.similarity._registry import (
     SimilarityInputs,
     SimilarityKind,
@@ -22,6 +24,7 @@ register_kind(
     "cosine of all-MiniLM-L6-v2 mean-pooled embeddings (task: mean of its texts)",
     embedding_similarity,
 )
+register_kind("gradient", GRADIENT_DESCRIPTION, gradient_kind)  # imports torch only when run
 
 __all__ = [
     "SimilarityInputs",
@@ -29,6 +32,7 @@ __all__ = [
     "compute_similarity",
     "embedding_similarity",
     "get_kind",
+    "gradient_kind",
     "kinds",
     "register_kind",
     "similarity_inputs",

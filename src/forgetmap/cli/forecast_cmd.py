@@ -1,0 +1,102 @@
+"""``forgetmap forecast``: rank every upstream example by a checkpoint's predicted forgetting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forgetmap.cli._options import RunArgument, output
+
+#: Rows of the ranking shown for people; the CSV holds every example.
+SHOWN = 10
+
+
+def forecast(
+    ctx: typer.Context,
+    run: RunArgument,
+    checkpoint: Annotated[
+        str,
+        typer.Option(
+            "--checkpoint", help="Fine-tuned LoRA adapter or full model: directory or hub id."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="CSV file for the full ranking.")],
+    k: Annotated[int, typer.Option("--k", help="Upstream examples to score.")] = 30,
+    probe: Annotated[str, typer.Option("--probe", help="active or random probes.")] = "active",
+    method: Annotated[
+        str, typer.Option("--method", help="Completion method (lowrank, additive, ...).")
+    ] = "lowrank",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of probes and estimator.")] = 0,
+    level: Annotated[float, typer.Option("--level", help="Coverage of the intervals.")] = 0.9,
+    base_dir: Annotated[
+        Path,
+        typer.Option("--base-dir", help="Folder relative data paths of the config resolve to."),
+    ] = Path("."),
+    device: Annotated[
+        str | None, typer.Option("--device", help="Device for the model (default: config's).")
+    ] = None,
+) -> None:
+    """Predict a checkpoint's forgetting from k scored examples."""
+    from forgetmap.forecast import forecast as run_forecast
+    from forgetmap.forecast import write_ranking
+    from forgetmap.store import open_store
+
+    out_ = output(ctx)
+    store = open_store(run)
+    result = run_forecast(
+        store,
+        checkpoint,
+        k=k,
+        probe=probe,
+        method=method,
+        seed=seed,
+        level=level,
+        base_dir=base_dir,
+        device=device,
+        progress=out_.message if out_.human else None,
+    )
+    written = write_ranking(result.ranking, out)
+    result.document["out"] = written
+    out_.result(result.document, _render)
+
+
+def _render(out: Any, doc: dict[str, Any]) -> None:
+    out.message(
+        f"[bold]{doc['checkpoint']}[/bold] ({doc['checkpoint_kind']}): scored {doc['k']} of "
+        f"{doc['n_examples']} examples ({doc['probe']} probes) in {doc['score_seconds']:.1f} s; "
+        f"{doc['method']} from {doc['training_tasks']} tasks, {doc['level']:.0%} intervals"
+    )
+    out.table(
+        "most at risk",
+        ["rank", "example", "forgetting", "interval", "text"],
+        [
+            (
+                row["rank"],
+                row["example"],
+                row["forgetting"],
+                "measured" if row["probed"] else _interval(row["low"], row["high"]),
+                _short(row["text"]),
+            )
+            for row in doc["top"][:SHOWN]
+        ],
+    )
+    out.message(f"wrote {doc['n_examples']} ranked examples to {doc['out']}")
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "-"
+    return f"[{low:.3g}, {high:.3g}]"
+
+
+def _short(text: str | None, width: int = 32) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("forecast")(forecast)

@@ -1,0 +1,244 @@
+"""Find a fine-tuned checkpoint and make sure it was fine-tuned from the store's base model.
+
+A checkpoint is a LoRA adapter directory (``adapter_config.json``, as peft saves it) or a full
+model directory (``config.json``), given as a local path or as a Hugging Face hub id (from the
+local hub cache, or downloaded when the hub is reachable).
+
+Matching is checked on what the files say, before any weight is merged: an adapter must fit the
+base model's modules (every adapted module exists, with the adapter's input and output sizes) and
+must not name another hub model as its base; a full checkpoint must have the base model's
+architecture (model type, vocabulary, width, depth, heads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from forgetmap.errors import CheckpointMismatchError, InputFileNotFoundError
+
+__all__ = ["check_checkpoint", "resolve_checkpoint"]
+
+ADAPTER_CONFIG = "adapter_config.json"
+MODEL_CONFIG = "config.json"
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+# Bundled model ids and the hub ids of the same weights, so an adapter trained on either matches.
+ALIASES = {"smollm2-135m-instruct": "huggingfacetb/smollm2-135m-instruct"}
+
+# (names in the config, meaning): the first present name of each is compared.
+ARCHITECTURE = (
+    (("model_type",), "model type"),
+    (("vocab_size",), "vocabulary size"),
+    (("hidden_size", "n_embd", "d_model"), "hidden size"),
+    (("num_hidden_layers", "n_layer", "num_layers"), "number of layers"),
+    (("num_attention_heads", "n_head"), "number of attention heads"),
+    (("intermediate_size", "n_inner"), "MLP size"),
+)
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
+    """The local directory of a checkpoint given as a path or a hub id.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        Not a local checkpoint directory, and not a hub id that can be had offline or online.
+    """
+    text = str(checkpoint)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / ADAPTER_CONFIG).is_file() and not (path / MODEL_CONFIG).is_file():
+            raise InputFileNotFoundError(
+                f"{text!r} is not a checkpoint: expected a LoRA adapter ({ADAPTER_CONFIG}) or a "
+                f"full model ({MODEL_CONFIG}) saved with save_pretrained"
+            )
+        return path
+    missing = InputFileNotFoundError(
+        f"no checkpoint at {text!r}: pass a directory saved with save_pretrained (LoRA adapter "
+        "or full model) or a hub id that is cached locally or reachable"
+    )
+    if path.exists() or _looks_like_path(text):
+        raise missing
+    local = _hub_snapshot(text, local_files_only=True)
+    if local is None and _hub_reachable():
+        local = _hub_snapshot(text, local_files_only=False)
+    if local is None:
+        raise missing
+    return local
+
+
+def check_checkpoint(directory: Path, base: Any, base_id: str) -> str:
+    """Refuse a checkpoint that was not fine-tuned from ``base``; return its kind.
+
+    Parameters
+    ----------
+    directory : Path
+        A checkpoint directory (see :func:`resolve_checkpoint`).
+    base : transformers.PreTrainedModel
+        The store's base model, without an adapter.
+    base_id : str
+        The name the store's config gives the base model.
+
+    Returns
+    -------
+    str
+        ``"lora"`` or ``"full"``.
+
+    Raises
+    ------
+    CheckpointMismatchError
+        The checkpoint belongs to another model, saying which property differs.
+    """
+    if (directory / ADAPTER_CONFIG).is_file():
+        _check_adapter(directory, base, base_id)
+        return "lora"
+    _check_full(directory, base, base_id)
+    return "full"
+
+
+# ---------------------------------------------------------------------- adapters
+def _check_adapter(directory: Path, base: Any, base_id: str) -> None:
+    config = _read_json(directory / ADAPTER_CONFIG)
+    named = config.get("base_model_name_or_path")
+    if isinstance(named, str) and named and not _same_name(named, base_id, base):
+        raise CheckpointMismatchError(
+            f"checkpoint {str(directory)!r} is a LoRA adapter for {named!r}, but the store's "
+            f"base model is {base_id!r}"
+        )
+    shapes = _adapter_shapes(directory)
+    modules = dict(base.named_modules())
+    for key, shape in sorted(shapes.items()):
+        if ".lora_A." not in key and ".lora_B." not in key:
+            continue
+        prefix = key.split(".lora_A." if ".lora_A." in key else ".lora_B.", 1)[0]
+        name = _strip_peft_prefix(prefix)
+        module = modules.get(name)
+        if module is None:
+            raise CheckpointMismatchError(
+                f"checkpoint {str(directory)!r} adapts a module {name!r} that the store's base "
+                f"model {base_id!r} does not have: it was fine-tuned from another model"
+            )
+        size_in, size_out = _module_sizes(module, fan_in_fan_out=bool(config.get("fan_in_fan_out")))
+        expected = size_in if ".lora_A." in key else size_out
+        actual = shape[1] if ".lora_A." in key else shape[0]
+        if size_in is not None and actual != expected:
+            raise CheckpointMismatchError(
+                f"checkpoint {str(directory)!r} adapts {name!r} with size {actual}, but in the "
+                f"store's base model {base_id!r} it has size {expected}: it was fine-tuned from "
+                "another model"
+            )
+
+
+def _adapter_shapes(directory: Path) -> dict[str, tuple[int, ...]]:
+    weights = directory / ADAPTER_WEIGHTS[0]
+    if not weights.is_file():
+        raise InputFileNotFoundError(
+            f"LoRA checkpoint {str(directory)!r} has no {ADAPTER_WEIGHTS[0]} (pickled .bin "
+            "weights are not read)"
+        )
+    from safetensors import safe_open
+
+    shapes = {}
+    with safe_open(str(weights), framework="np") as handle:
+        names = handle.keys()
+        for key in names:
+            shapes[key] = tuple(handle.get_slice(key).get_shape())
+    return shapes
+
+
+def _strip_peft_prefix(name: str) -> str:
+    # peft saves keys as "base_model.model.<module path>.lora_A.weight".
+    return name.removeprefix("base_model.model.")
+
+
+def _module_sizes(module: Any, *, fan_in_fan_out: bool) -> tuple[int | None, int | None]:
+    """(input size, output size) of a Linear, Conv1D (GPT-2) or Embedding module."""
+    weight = getattr(module, "weight", None)
+    if weight is None or weight.ndim != 2:
+        return None, None
+    rows, cols = int(weight.shape[0]), int(weight.shape[1])
+    kind = type(module).__name__
+    if kind == "Embedding":
+        return rows, cols
+    if kind == "Conv1D" or fan_in_fan_out:
+        return rows, cols  # stored transposed: (in, out)
+    return cols, rows  # nn.Linear: (out, in)
+
+
+def _same_name(named: str, base_id: str, base: Any) -> bool:
+    """Whether an adapter's recorded base name can be the store's model.
+
+    Local paths differ between machines, so only hub ids (``org/name``) are compared; a path is
+    left to the structural check.
+    """
+    if _looks_like_path(named) or named.count("/") != 1:
+        return True
+    known = {base_id.lower(), ALIASES.get(base_id.lower(), base_id.lower())}
+    own = str(getattr(base.config, "name_or_path", "") or "")
+    if own:
+        known.add(own.lower())
+    return named.lower() in known or any(Path(k).name == Path(named.lower()).name for k in known)
+
+
+# ---------------------------------------------------------------------- full checkpoints
+def _check_full(directory: Path, base: Any, base_id: str) -> None:
+    config = _read_json(directory / MODEL_CONFIG)
+    ours = base.config.to_dict()
+    for names, meaning in ARCHITECTURE:
+        theirs_value = next((config[n] for n in names if n in config), None)
+        ours_value = next((ours[n] for n in names if n in ours), None)
+        if theirs_value is not None and ours_value is not None and theirs_value != ours_value:
+            raise CheckpointMismatchError(
+                f"checkpoint {str(directory)!r} has {meaning} {theirs_value!r}, the store's base "
+                f"model {base_id!r} has {ours_value!r}: it was fine-tuned from another model"
+            )
+
+
+# ---------------------------------------------------------------------- helpers
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileNotFoundError(f"cannot read {str(path)!r}: {error}") from None
+    if not isinstance(document, dict):
+        raise InputFileNotFoundError(f"{str(path)!r} does not hold a JSON object")
+    return document
+
+
+def _looks_like_path(name: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else with a slash is meant as a path.
+    return (
+        name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", "")
+    )
+
+
+def _hub_snapshot(repo_id: str, *, local_files_only: bool) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        local = snapshot_download(repo_id, local_files_only=local_files_only)
+    except Exception:
+        return None
+    path = Path(local)
+    if (path / ADAPTER_CONFIG).is_file() or (path / MODEL_CONFIG).is_file():
+        return path
+    return None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers at all; an offline download would retry for a long time."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,61 @@
+"""A small collected run on ``tiny-random``, built once per test session (a few seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SMALL_CONFIG = {
+    "seed": 0,
+    "model": {"id": "tiny-random"},
+    "upstream": {
+        "n": 12,
+        "sources": [
+            {"kind": "pydoc", "chunk_chars": 120, "topics": ["if", "while", "for"]},
+            {"kind": "chatterbot", "language": "english", "categories": ["ai", "greetings"]},
+        ],
+    },
+    "tasks": [
+        {
+            "id": "spanish",
+            "group": "language",
+            "source": {"kind": "chatterbot", "language": "spanish", "n": 6},
+        },
+        {
+            "id": "german",
+            "group": "language",
+            "source": {"kind": "chatterbot", "language": "german", "n": 6},
+        },
+        {
+            "id": "history",
+            "group": "topic",
+            "source": {
+                "kind": "chatterbot",
+                "language": "english",
+                "categories": ["history"],
+                "n": 6,
+            },
+        },
+    ],
+    "training": {
+        "learning_rate": 1e-3,
+        "steps": 2,
+        "batch_size": 2,
+        "max_length": 32,
+        "warmup_steps": 0,
+    },
+    "scoring": {"max_length": 32, "batch_size": 16},
+}
+
+_BUILT: dict[str, Path] = {}
+
+
+def small_store(root: Path) -> Path:
+    """Collect :data:`SMALL_CONFIG` under ``root`` once; later calls return the same path."""
+    if "store" not in _BUILT:
+        from forgetmap.collect import collect
+        from forgetmap.config import parse_config
+
+        path = root / "small-run"
+        collect(parse_config(SMALL_CONFIG), path, threads=1)
+        _BUILT["store"] = path
+    return _BUILT["store"]
