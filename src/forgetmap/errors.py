@@ -12,6 +12,7 @@ __all__ = [
     "DataFormatError",
     "ForgetmapError",
     "InputFileNotFoundError",
+    "ReportError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -49,3 +50,7 @@ class StoreConflictError(StoreError, FileExistsError):
 
 class ConfigError(ForgetmapError, ValueError):
     """An experiment configuration is invalid."""
+
+
+class ReportError(ForgetmapError, ValueError):
+    """A report cannot be made from the given store or options."""

@@ -1,0 +1,353 @@
+"""The report's data document: everything the page draws, as bounded, strict JSON.
+
+Heavy numbers (fits, groups, co-clusters, evaluation, replay) come from the stages that compute
+them (see :mod:`forgetmap.report._sources`); this module only selects the displayed cells, orders
+them and packs them for the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from forgetmap.errors import ReportError
+from forgetmap.report._downsample import DEFAULT_MAX_CELLS, Selection, select_cells
+from forgetmap.report._environment import environment, run_config
+from forgetmap.report._jsonsafe import clip_text, json_safe
+from forgetmap.report._sources import load_analysis, load_evaluate, load_replay
+from forgetmap.store import ForgettingStore
+
+__all__ = ["prepare_report"]
+
+_SUMMARY_FIELDS = (
+    "first_loss",
+    "last_loss",
+    "loss_drop",
+    "steps",
+    "tokens",
+    "train_seconds",
+    "score_seconds",
+)
+_LIST_LIMIT = 500  # items of any list taken from a stage's document (groups, tasks, ...)
+_MEMBER_LIMIT = 100  # members of a co-cluster listed on the page (the size is always given)
+_SCATTER_LIMIT = 2000  # points per method in the predicted-vs-true scatter
+
+
+def prepare_report(
+    store: ForgettingStore,
+    *,
+    rank: int | None = None,
+    metric: str | None = None,
+    replay: str | os.PathLike[str] | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Collect and pack everything the report page shows.
+
+    Parameters
+    ----------
+    store : ForgettingStore
+    rank : int, optional
+        Rank K of the analysis (default: the stored analysis, else 10 or less).
+    metric : str, optional
+        Forgetting metric (default: the store's primary one).
+    replay : path-like, optional
+        A ``replay.json``; default: the store's ``replay`` artifact when present.
+    max_cells : int
+        Most heatmap cells drawn (see :func:`~forgetmap.report._downsample.select_cells`).
+    seed : int
+        Seed of the low-rank fits (passed to :mod:`forgetmap.analysis`).
+
+    Returns
+    -------
+    dict
+        JSON-ready; the matrix is packed as base64 little-endian float32 of shape
+        (n_shown_tasks, n_shown_examples).
+    """
+    if max_cells < 1:
+        raise ReportError(f"--max-cells must be at least 1, got {max_cells}")
+    metric = metric or store.metrics[0]
+    if metric not in store.metrics:
+        raise ReportError(f"unknown metric {metric!r}; the store has {list(store.metrics)}")
+    finished = np.flatnonzero(store.finished_mask())
+    if len(finished) == 0:
+        raise ReportError(f"store {str(store.path)!r} has no finished rows to report on")
+    values = store.forgetting(metric, finished_only=True)  # (M, N), finished rows only
+    analysis, analysis_source = load_analysis(store, rank=rank, metric=metric, seed=seed)
+    evaluate = load_evaluate(store)
+    replay_doc = load_replay(store, replay)
+
+    selection = select_cells(values, max_cells)
+    shown = values[np.ix_(selection.rows, selection.columns)].astype("<f4")  # (m, n)
+    task_ids = [store.task_ids[i] for i in finished]
+    tasks_table = store.tasks().iloc[finished]
+    examples_table = store.examples()
+    row_groups = _column(tasks_table, "group", selection.rows)
+    column_sources = _column(examples_table, "source", selection.columns)
+    factors = _factors(values, selection, seed)
+    residual = (
+        shown - np.outer(factors["rank1_tasks"], factors["rank1_examples"]) if factors else None
+    )
+
+    return {
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "store": {
+            "path": str(store.path),
+            "metric": metric,
+            "shape": list(store.shape),
+            "finished": len(finished),
+            **_overall(values),
+        },
+        "display": {
+            "downsampled": selection.downsampled,
+            "note": selection.describe(),
+            "n_tasks": len(selection.rows),
+            "n_examples": len(selection.columns),
+        },
+        "matrix": {
+            "rows": len(selection.rows),
+            "columns": len(selection.columns),
+            "float32_base64": base64.b64encode(shown.tobytes()).decode("ascii"),
+            "scale": _scale(shown),
+            "residual_scale": _scale(residual) if residual is not None else None,
+        },
+        "tasks": [
+            {"id": task_ids[i], "group": group}
+            for i, group in zip(selection.rows, row_groups, strict=True)
+        ],
+        "examples": [
+            {
+                "id": store.example_ids[j],
+                "source": source,
+                "text": clip_text(_cell(examples_table, "text", j)),
+            }
+            for j, source in zip(selection.columns, column_sources, strict=True)
+        ],
+        "orders": _orders(shown, row_groups, column_sources, factors),
+        "rank1": (
+            {
+                "tasks": json_safe(factors["rank1_tasks"]),
+                "examples": json_safe(factors["rank1_examples"]),
+            }
+            if factors
+            else None
+        ),
+        "analysis": _analysis(analysis, analysis_source),
+        "task_stats": _task_stats(analysis, tasks_table, task_ids, values),
+        "evaluate": _evaluate(evaluate) if evaluate is not None else None,
+        "replay": json_safe(replay_doc, max_items=_LIST_LIMIT) if replay_doc is not None else None,
+        "run": json_safe(run_config(store)),
+        "environment": environment(),
+    }
+
+
+# ---------------------------------------------------------------------- matrix and orderings
+def _overall(values: np.ndarray) -> dict[str, Any]:
+    measured = values[np.isfinite(values)].astype(np.float64)
+    if not measured.size:
+        return {"measured": 0, "share_forgotten": None, "mean": None, "std": None}
+    return {
+        "measured": int(measured.size),
+        "share_forgotten": float((measured > 0).mean()),
+        "mean": float(measured.mean()),
+        "std": float(measured.std()),
+    }
+
+
+def _scale(values: np.ndarray) -> float:
+    """Half-width of the diverging colour scale: the 99th percentile of |value| (robust)."""
+    magnitude = np.abs(values[np.isfinite(values)])
+    if not magnitude.size:
+        return 1.0
+    scale = float(np.percentile(magnitude, 99))
+    return scale if scale > 0 else float(magnitude.max()) or 1.0
+
+
+def _factors(values: np.ndarray, selection: Selection, seed: int) -> dict[str, np.ndarray] | None:
+    """Leading components of the whole matrix from :func:`forgetmap.analysis.low_rank_fit`.
+
+    Returns the rank-1 fit as task part (shown rows, scaled by the singular value) and example
+    part (shown columns), so the page can draw ``task_i × example_j`` and the residual, plus the
+    loadings on components 1 and 2 used to order rows and columns. ``None`` when the matrix is
+    too small for a fit (one task or one example).
+    """
+    n_tasks, n_examples = values.shape
+    if min(n_tasks, n_examples) < 2:
+        return None
+    from forgetmap.analysis import low_rank_fit
+
+    # Examples measured by no task carry no information; the fit sees the others only.
+    usable = np.isfinite(values).any(axis=0)
+    fit_values = values if usable.all() else values[:, usable]
+    index = np.full(n_examples, -1, dtype=np.int64)
+    index[usable] = np.arange(int(usable.sum()))
+
+    def example_part(fit: Any, component: int) -> np.ndarray:
+        columns = index[selection.columns]
+        part = np.full(len(columns), np.nan)
+        known = columns >= 0
+        part[known] = np.asarray(fit.example_factors, dtype=np.float64)[columns[known], component]
+        return part
+
+    one = low_rank_fit(fit_values, 1, seed=seed)
+    task_1 = np.asarray(one.task_factors, dtype=np.float64)[:, 0]
+    sign = 1.0 if task_1.sum() >= 0 else -1.0  # components have no sign; fix one for ordering
+    s_1 = float(np.asarray(one.singular_values, dtype=np.float64)[0])
+    factors = {
+        "rank1_tasks": sign * s_1 * task_1[selection.rows],
+        "rank1_examples": sign * example_part(one, 0),
+        "svd1_tasks": sign * task_1[selection.rows],
+        "svd1_examples": sign * example_part(one, 0),
+    }
+    if min(fit_values.shape) >= 3:
+        two = low_rank_fit(fit_values, 2, seed=seed)
+        task_2 = np.asarray(two.task_factors, dtype=np.float64)[:, 1]
+        sign_2 = 1.0 if task_2.sum() >= 0 else -1.0
+        factors["svd2_tasks"] = sign_2 * task_2[selection.rows]
+        factors["svd2_examples"] = sign_2 * example_part(two, 1)
+    return factors
+
+
+def _orders(
+    shown: np.ndarray,
+    row_groups: list[str],
+    column_sources: list[str],
+    factors: dict[str, np.ndarray] | None,
+) -> dict[str, Any]:
+    """Permutations of the shown rows and columns for each ordering the page offers."""
+    row_means = _nanmean(shown, axis=1)
+    column_means = _nanmean(shown, axis=0)
+    rows = {
+        "original": list(range(shown.shape[0])),
+        "mean": _descending(row_means),
+        "group": _grouped(row_groups, row_means),
+    }
+    columns = {
+        "original": list(range(shown.shape[1])),
+        "mean": _descending(column_means),
+        "group": _grouped(column_sources, column_means),
+    }
+    if factors:
+        for name in ("svd1", "svd2"):
+            if f"{name}_tasks" in factors:
+                rows[name] = _descending(factors[f"{name}_tasks"])
+                columns[name] = _descending(factors[f"{name}_examples"])
+    return {"rows": rows, "columns": columns}
+
+
+def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
+    finite = np.isfinite(values)
+    sums = np.where(finite, values, 0).sum(axis=axis, dtype=np.float64)
+    counts = finite.sum(axis=axis)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _descending(key: np.ndarray) -> list[int]:
+    """Positions sorted by ``key``, largest first, NaN last; ties keep their order."""
+    key = np.asarray(key, dtype=np.float64)
+    return np.argsort(np.where(np.isfinite(key), -key, np.inf), kind="stable").tolist()
+
+
+def _grouped(labels: list[str], means: np.ndarray) -> list[int]:
+    """Positions grouped by label (groups in order of first appearance), most forgotten first."""
+    first: dict[str, int] = {}
+    for label in labels:
+        first.setdefault(label, len(first))
+    group_rank = np.array([first[label] for label in labels], dtype=np.int64)
+    key = np.where(np.isfinite(means), -np.asarray(means, dtype=np.float64), np.inf)
+    return np.lexsort((key, group_rank)).tolist()
+
+
+# ---------------------------------------------------------------------- tables
+def _column(table: Any, name: str, positions: np.ndarray) -> list[str]:
+    if name not in table.columns:
+        return ["" for _ in positions]
+    return [clip_text(value, 200) for value in table[name].to_numpy()[positions]]
+
+
+def _cell(table: Any, name: str, position: int) -> Any:
+    return table[name].iat[int(position)] if name in table.columns else None
+
+
+def _analysis(document: dict[str, Any], source: str) -> dict[str, Any]:
+    """The parts of the ``analyze`` document the page shows, bounded in size."""
+    page: dict[str, Any] = {"source": source}
+    for key, value in document.items():
+        if key in ("coclusters", "components", "most_forgotten", "least_forgotten", "tasks"):
+            continue
+        if isinstance(value, (list, dict)):
+            page[key] = json_safe(value, max_items=_LIST_LIMIT)
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            page[key] = json_safe(value)
+    page["coclusters"] = [
+        {
+            **json_safe(
+                {k: v for k, v in cluster.items() if k not in ("tasks", "examples")},
+                max_items=_LIST_LIMIT,
+            ),
+            "n_tasks": len(cluster.get("tasks") or []),
+            "n_examples": len(cluster.get("examples") or []),
+            "tasks": json_safe(list(cluster.get("tasks") or [])[:_MEMBER_LIMIT]),
+            "examples": json_safe(list(cluster.get("examples") or [])[:_MEMBER_LIMIT]),
+        }
+        for cluster in (document.get("coclusters") or [])[:50]
+    ]
+    page["components"] = [
+        {
+            "index": component.get("index"),
+            "singular_value": json_safe(component.get("singular_value")),
+            "tasks": json_safe(list(component.get("tasks") or [])[:20]),
+            "examples": json_safe(list(component.get("examples") or [])[:20]),
+        }
+        for component in (document.get("components") or [])[:10]
+    ]
+    for key in ("most_forgotten", "least_forgotten"):
+        page[key] = [
+            {**json_safe(item), "text": clip_text(item.get("text"))}
+            for item in (document.get(key) or [])[:50]
+        ]
+    return page
+
+
+def _task_stats(
+    document: dict[str, Any], tasks_table: Any, task_ids: list[str], values: np.ndarray
+) -> list[dict[str, Any]]:
+    """One row per finished task: its group, mean/std forgetting (from the analysis document,
+    else the plain row mean) and the training summary written with its row."""
+    from_analysis = {
+        str(item.get("id")): item for item in document.get("tasks") or [] if isinstance(item, dict)
+    }
+    row_means = _nanmean(values, axis=1)
+    rows = []
+    for position, task_id in enumerate(task_ids[: 5 * _LIST_LIMIT]):
+        stats = from_analysis.get(task_id, {})
+        row = {
+            "id": task_id,
+            "group": clip_text(_cell(tasks_table, "group", position), 200),
+            "mean": json_safe(stats.get("mean", row_means[position])),
+            "std": json_safe(stats.get("std")),
+        }
+        for field in _SUMMARY_FIELDS:
+            if field in tasks_table.columns:
+                row[field] = json_safe(_cell(tasks_table, field, position))
+        rows.append(row)
+    return rows
+
+
+def _evaluate(document: dict[str, Any]) -> dict[str, Any]:
+    scatter = {}
+    for name, points in (document.get("scatter") or {}).items():
+        if isinstance(points, dict):
+            scatter[str(name)] = {
+                "true": json_safe(list(points.get("true") or [])[:_SCATTER_LIMIT]),
+                "predicted": json_safe(list(points.get("predicted") or [])[:_SCATTER_LIMIT]),
+            }
+    return {
+        "methods": json_safe(document.get("methods") or {}),
+        "settings": json_safe(document.get("settings") or {}, max_items=_LIST_LIMIT),
+        "scatter": scatter,
+    }
