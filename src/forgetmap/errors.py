@@ -8,6 +8,7 @@ callers that already catch ``FileNotFoundError`` or ``ValueError`` keep working.
 from __future__ import annotations
 
 __all__ = [
+    "AnalysisError",
     "ConfigError",
     "DataFormatError",
     "ForgetmapError",
@@ -50,6 +51,10 @@ class StoreConflictError(StoreError, FileExistsError):
 
 class ConfigError(ForgetmapError, ValueError):
     """An experiment configuration is invalid."""
+
+
+class AnalysisError(ForgetmapError, ValueError):
+    """A matrix or request that the analysis cannot handle (empty rows, too high a rank, ...)."""
 
 
 class ReportError(ForgetmapError, ValueError):

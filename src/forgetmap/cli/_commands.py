@@ -5,12 +5,13 @@ Importing a command module must stay cheap: heavy libraries are imported inside 
 
 from __future__ import annotations
 
-from forgetmap.cli import export_cmd, import_cmd, info_cmd, report_cmd, synth_cmd
+from forgetmap.cli import analyze_cmd, export_cmd, import_cmd, info_cmd, report_cmd, synth_cmd
 
 REGISTRY = [
     import_cmd.register,
     export_cmd.register,
     info_cmd.register,
     synth_cmd.register,
+    analyze_cmd.register,
     report_cmd.register,
 ]

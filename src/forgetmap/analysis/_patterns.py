@@ -1,0 +1,318 @@
+"""Patterns beyond the multiplicative fit: residuals, leading components, groups and co-clusters.
+
+The residual matrix is ``values − s₁ u₁ v₁ᵀ`` (what the rank-1 fit leaves). Groups of tasks or
+examples that share a metadata value are tested two ways — over-representation among the top-q
+most forgotten (one-sided two-proportion z-test) and a mean residual different from the rest
+(Welch t-test, or a permutation test for small groups) — and all p-values of one analysis are
+corrected together with Benjamini–Hochberg. Co-clusters come from spectral co-clustering
+(Dhillon 2001) of the positive part of the residuals, i.e. of *extra* forgetting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from forgetmap.analysis._fits import LowRankFit, column_blocks
+
+#: Items listed per component and per co-cluster (the counts are always complete).
+TOP_ITEMS = 10
+MAX_MEMBERS = 200
+#: Co-clustering runs on at most this many examples; the rest are then assigned to a co-cluster.
+COCLUSTER_EXAMPLES = 20_000
+#: Below this many items on either side, mean residuals are compared by a permutation test.
+WELCH_MIN = 20
+PERMUTATIONS = 9_999
+
+
+@dataclass
+class Residuals:
+    """Summaries of the residual matrix after the multiplicative (rank-1) fit."""
+
+    task_mean: np.ndarray  # (M,) mean residual of each task over its measured examples
+    example_mean: np.ndarray  # (N,) mean residual of each example over its measured tasks
+    mean: float
+    std: float
+    top: list[tuple[float, int, int]]  # largest residuals (value, task index, example index)
+
+
+def rank1_residual(values: np.ndarray, rank1: LowRankFit, cols: slice) -> np.ndarray:
+    """Residual block ``values[:, cols] − s₁ u₁ v₁[cols]ᵀ`` in float64 (NaN where unmeasured)."""
+    left = rank1.task_factors[:, 0] * rank1.singular_values[0]
+    block = np.asarray(values[:, cols], dtype=np.float64)
+    return block - np.outer(left, rank1.example_factors[cols, 0])
+
+
+def residuals(values: np.ndarray, rank1: LowRankFit, *, n_top: int = TOP_ITEMS) -> Residuals:
+    """Stream over the residual matrix once: means per task and example, spread, largest ones."""
+    m, n = values.shape
+    task_sum, task_n = np.zeros(m), np.zeros(m)
+    example_mean = np.full(n, np.nan)
+    total = square = count = 0.0
+    top: list[tuple[float, int, int]] = []
+    for cols in column_blocks(n):
+        block = rank1_residual(values, rank1, cols)
+        finite = np.isfinite(block)
+        zeroed = np.where(finite, block, 0.0)
+        counts = finite.sum(axis=0)
+        task_sum += zeroed.sum(axis=1)
+        task_n += finite.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            example_mean[cols] = np.where(counts > 0, zeroed.sum(axis=0) / counts, np.nan)
+        total += float(zeroed.sum())
+        square += float((zeroed**2).sum())
+        count += float(finite.sum())
+        flat = np.where(finite, block, -np.inf).ravel()
+        k = min(n_top, flat.size)
+        best = np.argpartition(flat, flat.size - k)[flat.size - k :]
+        width = cols.stop - cols.start
+        top.extend((float(flat[b]), int(b // width), int(cols.start + b % width)) for b in best)
+        top = sorted((t for t in top if np.isfinite(t[0])), reverse=True)[:n_top]
+    mean = total / count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        task_mean = np.where(task_n > 0, task_sum / task_n, np.nan)
+    std = float(np.sqrt(max(square / count - mean**2, 0.0)))
+    return Residuals(task_mean, example_mean, float(mean), std, top)
+
+
+def components(
+    fit: LowRankFit, task_ids: Sequence[str], example_ids: Sequence[str], *, n_top: int = TOP_ITEMS
+) -> list[dict[str, Any]]:
+    """For each component of ``fit``: its singular value and the largest loadings, by magnitude."""
+    result = []
+    for index in range(fit.rank):
+        result.append(
+            {
+                "index": index + 1,
+                "singular_value": float(fit.singular_values[index]),
+                "tasks": _top_loadings(fit.task_factors[:, index], task_ids, n_top),
+                "examples": _top_loadings(fit.example_factors[:, index], example_ids, n_top),
+            }
+        )
+    return result
+
+
+def _top_loadings(loadings: np.ndarray, ids: Sequence[str], n_top: int) -> list[dict[str, Any]]:
+    k = min(n_top, loadings.size)
+    best = np.argpartition(-np.abs(loadings), k - 1)[:k]
+    best = best[np.argsort(-np.abs(loadings[best]))]
+    return [{"id": ids[i], "loading": float(loadings[i])} for i in best]
+
+
+# ---------------------------------------------------------------------- groups
+def two_proportion_z(hits_in: int, n_in: int, hits_out: int, n_out: int) -> tuple[float, float]:
+    """One-sided two-proportion z-test that the group's share of hits exceeds the rest's.
+
+    Returns ``(z, p)``; p is ``1`` when the pooled share is 0 or 1 (nothing to compare).
+    """
+    from scipy.stats import norm
+
+    pooled = (hits_in + hits_out) / (n_in + n_out)
+    spread = np.sqrt(pooled * (1 - pooled) * (1 / n_in + 1 / n_out))
+    if spread == 0:
+        return 0.0, 1.0
+    z = (hits_in / n_in - hits_out / n_out) / spread
+    return float(z), float(norm.sf(z))
+
+
+def mean_difference_test(
+    inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator
+) -> tuple[float, float, str]:
+    """Two-sided test that two samples' means differ: Welch t, or a permutation test if small.
+
+    Returns ``(statistic, p, name)``: Welch's t when both samples have at least
+    :data:`WELCH_MIN` values, else the difference of means with a permutation p-value
+    ``(1 + #{|perm| ≥ |obs|}) / (1 + PERMUTATIONS)``.
+    """
+    from scipy.stats import ttest_ind
+
+    if min(inside.size, outside.size) >= WELCH_MIN:
+        result = ttest_ind(inside, outside, equal_var=False)
+        return float(result.statistic), float(result.pvalue), "welch_t"
+    if inside.size > outside.size:  # permute the smaller side; |difference| is symmetric
+        statistic, p, name = mean_difference_test(outside, inside, rng)
+        return -statistic, p, name
+    pooled = np.concatenate([inside, outside])
+    observed = inside.mean() - outside.mean()
+    total, size = pooled.sum(), inside.size
+    sums = np.empty(PERMUTATIONS)
+    if pooled.size <= 2000:
+        for start in range(0, PERMUTATIONS, 1000):  # batches keep the key matrix small
+            stop = min(start + 1000, PERMUTATIONS)
+            chosen = np.argsort(rng.random((stop - start, pooled.size)), axis=1)[:, :size]
+            sums[start:stop] = pooled[chosen].sum(axis=1)
+    else:  # a small group among many items: draw its random stand-ins directly
+        for p in range(PERMUTATIONS):
+            sums[p] = pooled[rng.choice(pooled.size, size, replace=False)].sum()
+    diffs = sums / size - (total - sums) / outside.size
+    extreme = int((np.abs(diffs) >= abs(observed) - 1e-12 * max(abs(observed), 1.0)).sum())
+    return float(observed), (1 + extreme) / (1 + PERMUTATIONS), "permutation"
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini–Hochberg q-values (step-up adjusted p-values), same order as given."""
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * p.size / np.arange(1, p.size + 1)
+    q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty_like(p)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
+
+
+def group_tests(
+    axis: str,
+    labels: Mapping[str, Sequence[str]],
+    forgetting: np.ndarray,
+    residual: np.ndarray,
+    *,
+    top_q: float,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """Test every value of every field on one axis (``"tasks"`` or ``"examples"``).
+
+    Parameters
+    ----------
+    labels : {field: sequence of str of shape (n_items,)}
+        The value of each field for each task (or example); missing values are ``""``.
+    forgetting, residual : ndarray of shape (n_items,)
+        Mean forgetting and mean residual of each item (NaN where nothing was measured).
+
+    Returns rows without q-values (those are set over the whole analysis, see
+    :func:`benjamini_hochberg`).
+    """
+    measured = np.isfinite(forgetting) & np.isfinite(residual)
+    n = int(measured.sum())
+    n_top = max(1, int(np.ceil(top_q * n)))
+    order = np.argsort(-np.where(measured, forgetting, -np.inf), kind="stable")
+    top = np.zeros(forgetting.size, dtype=bool)
+    top[order[:n_top]] = True
+    rows = []
+    for field, values in labels.items():
+        values = np.asarray(values, dtype=object)
+        for value in sorted({str(v) for v in values[measured]}):
+            inside = measured & (values == value)
+            n_in = int(inside.sum())
+            if n_in == 0 or n_in == n:
+                continue
+            outside = measured & ~inside
+            base = {
+                "axis": axis,
+                "field": field,
+                "value": value,
+                "size": n_in,
+                "mean_forgetting": float(forgetting[inside].mean()),
+                "mean_residual": float(residual[inside].mean()),
+                "share_in_top": float(top[inside].mean()),
+            }
+            z, p = two_proportion_z(int(top[inside].sum()), n_in, int(top[outside].sum()), n - n_in)
+            rows.append({**base, "test": "top_q_z", "statistic": z, "p_value": p})
+            stat, p, name = mean_difference_test(residual[inside], residual[outside], rng)
+            rows.append({**base, "test": f"mean_residual_{name}", "statistic": stat, "p_value": p})
+    return rows
+
+
+# ---------------------------------------------------------------------- co-clusters
+def coclusters(
+    values: np.ndarray,
+    rank1: LowRankFit,
+    task_ids: Sequence[str],
+    example_ids: Sequence[str],
+    *,
+    n_clusters: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Spectral co-clusters of the positive residuals, sorted by mean residual (largest first).
+
+    Co-clustering runs on the whole matrix when it has at most :data:`COCLUSTER_EXAMPLES`
+    examples, else on a seeded random subset of them; every example is then placed in the
+    co-cluster whose tasks give it the largest mean residual (for the fitted ones this keeps
+    the spectral choice only if it agrees, so all examples are treated alike). Each entry has
+    ``tasks`` (all ids), ``examples`` (up to :data:`MAX_MEMBERS` ids, largest mean residual in
+    the block first), ``n_tasks``, ``n_examples`` and ``mean_residual`` over the block.
+    """
+    from sklearn.cluster import SpectralCoclustering
+
+    m, n = values.shape
+    rng = np.random.default_rng(seed)
+    subset = (
+        np.arange(n)
+        if n <= COCLUSTER_EXAMPLES
+        else np.sort(rng.choice(n, COCLUSTER_EXAMPLES, replace=False))
+    )
+    block = _positive_residual(values, rank1, subset)
+    n_clusters = max(2, min(n_clusters, m, subset.size))
+    model = SpectralCoclustering(n_clusters=n_clusters, n_init=5, random_state=seed)
+    model.fit(block)
+    row_labels = model.row_labels_
+    column_labels = model.column_labels_ if n <= COCLUSTER_EXAMPLES else None
+    if column_labels is None:
+        column_labels = _assign_examples(values, rank1, row_labels, n_clusters)
+    sums, counts = np.zeros(n_clusters), np.zeros(n_clusters)
+    score = np.full(n, np.nan)  # mean residual of each example over its co-cluster's tasks
+    for cols in column_blocks(n):
+        resid = rank1_residual(values, rank1, cols)
+        labels = column_labels[cols]
+        for c in range(n_clusters):
+            rows = row_labels == c
+            picked = labels == c
+            if not rows.any() or not picked.any():
+                continue
+            part = resid[np.ix_(rows, picked)]
+            finite = np.isfinite(part)
+            sums[c] += float(np.where(finite, part, 0).sum())
+            counts[c] += float(finite.sum())
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score[np.flatnonzero(picked) + cols.start] = np.nansum(part, 0) / finite.sum(0)
+    result = []
+    for c in range(n_clusters):
+        rows = np.flatnonzero(row_labels == c)
+        cols = np.flatnonzero(column_labels == c)
+        if rows.size == 0 or cols.size == 0 or counts[c] == 0:
+            continue
+        ranked = cols[np.argsort(-np.nan_to_num(score[cols], nan=-np.inf), kind="stable")]
+        result.append(
+            {
+                "n_tasks": int(rows.size),
+                "n_examples": int(cols.size),
+                "mean_residual": sums[c] / counts[c],
+                "tasks": [task_ids[i] for i in rows],
+                "examples": [example_ids[j] for j in ranked[:MAX_MEMBERS]],
+            }
+        )
+    result.sort(key=lambda entry: -entry["mean_residual"])
+    return result
+
+
+def _positive_residual(values: np.ndarray, rank1: LowRankFit, subset: np.ndarray) -> np.ndarray:
+    """The positive part of the residuals on ``subset`` examples, unmeasured as 0, floored > 0.
+
+    Spectral co-clustering needs non-negative data without empty rows or columns; a tiny floor
+    keeps every row and column connected without changing which blocks stand out.
+    """
+    left = rank1.task_factors[:, 0] * rank1.singular_values[0]
+    block = np.asarray(values[:, subset], dtype=np.float64)
+    block = block - np.outer(left, rank1.example_factors[subset, 0])
+    block = np.where(np.isfinite(block), np.maximum(block, 0.0), 0.0)
+    floor = 1e-6 * (block.max() if block.size and block.max() > 0 else 1.0)
+    return block + floor
+
+
+def _assign_examples(
+    values: np.ndarray, rank1: LowRankFit, row_labels: np.ndarray, n_clusters: int
+) -> np.ndarray:
+    """Place each example in the co-cluster whose tasks give it the largest mean residual."""
+    labels = np.zeros(values.shape[1], dtype=int)
+    member = np.stack([(row_labels == c) for c in range(n_clusters)]).astype(float)  # (C, M)
+    for cols in column_blocks(values.shape[1]):
+        resid = rank1_residual(values, rank1, cols)
+        finite = np.isfinite(resid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = (member @ np.where(finite, resid, 0.0)) / (member @ finite)  # (C, n)
+        labels[cols] = np.argmax(np.nan_to_num(means, nan=-np.inf), axis=0)
+    return labels
