@@ -13,6 +13,7 @@ __all__ = [
     "DataFormatError",
     "ForgetmapError",
     "InputFileNotFoundError",
+    "PredictionError",
     "ReportError",
     "StoreConflictError",
     "StoreError",
@@ -55,6 +56,10 @@ class ConfigError(ForgetmapError, ValueError):
 
 class AnalysisError(ForgetmapError, ValueError):
     """A matrix or request that the analysis cannot handle (empty rows, too high a rank, ...)."""
+
+
+class PredictionError(ForgetmapError, ValueError):
+    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""
 
 
 class ReportError(ForgetmapError, ValueError):
