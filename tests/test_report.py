@@ -219,3 +219,22 @@ def test_write_report_refuses_a_directory(store, tmp_path):
 def test_render_page_is_one_self_contained_document(store):
     page = render_page(prepare_report(store))
     assert page.startswith("<!DOCTYPE html>") and "/*@" not in page
+
+
+def test_missing_entries_and_unmeasured_examples(tmp_path):
+    rng = np.random.default_rng(3)
+    values = np.outer(rng.uniform(0.5, 1.5, 6), rng.gamma(2.0, 0.3, 30))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[:, 4] = np.nan  # an example no task measured
+    store = forgetmap.create_store(
+        tmp_path / "run",
+        [f"t{i}" for i in range(6)],
+        [f"e{j}" for j in range(30)],
+        kind="imported",
+        forgetting=values,
+    )
+    data = prepare_report(store, rank=2)
+    assert data["rank1"]["examples"][4] is None
+    assert all(isinstance(v, float) for i, v in enumerate(data["rank1"]["examples"]) if i != 4)
+    assert data["orders"]["columns"]["svd1"][-1] == 4  # unmeasured last
+    assert data["analysis"]["settings"]["dropped_examples"] == ["e4"]

@@ -175,40 +175,50 @@ def _factors(values: np.ndarray, selection: Selection, seed: int) -> dict[str, n
     loadings on components 1 and 2 used to order rows and columns. ``None`` when the matrix is
     too small for a fit (one task or one example).
     """
-    n_tasks, n_examples = values.shape
-    if min(n_tasks, n_examples) < 2:
-        return None
     from forgetmap.analysis import low_rank_fit
 
-    # Examples measured by no task carry no information; the fit sees the others only.
-    usable = np.isfinite(values).any(axis=0)
-    fit_values = values if usable.all() else values[:, usable]
-    index = np.full(n_examples, -1, dtype=np.int64)
-    index[usable] = np.arange(int(usable.sum()))
+    # Tasks or examples with no measured entry carry no information; the fit sees the others.
+    finite = np.isfinite(values)
+    usable_rows, usable_columns = finite.any(axis=1), finite.any(axis=0)
+    if min(int(usable_rows.sum()), int(usable_columns.sum())) < 2:
+        return None
+    full = usable_rows.all() and usable_columns.all()
+    fit_values = values if full else values[np.ix_(usable_rows, usable_columns)]
+    row_index = np.cumsum(usable_rows) - 1
+    column_index = np.cumsum(usable_columns) - 1
+
+    def part(
+        factors: np.ndarray,
+        usable: np.ndarray,
+        index: np.ndarray,
+        shown: np.ndarray,
+        component: int,
+    ) -> np.ndarray:
+        """Loadings of the shown items on one component; NaN for items left out of the fit."""
+        result = np.full(len(shown), np.nan)
+        known = usable[shown]
+        result[known] = np.asarray(factors, dtype=np.float64)[index[shown[known]], component]
+        return result
+
+    def task_part(fit: Any, component: int) -> np.ndarray:
+        return part(fit.task_factors, usable_rows, row_index, selection.rows, component)
 
     def example_part(fit: Any, component: int) -> np.ndarray:
-        columns = index[selection.columns]
-        part = np.full(len(columns), np.nan)
-        known = columns >= 0
-        part[known] = np.asarray(fit.example_factors, dtype=np.float64)[columns[known], component]
-        return part
+        return part(fit.example_factors, usable_columns, column_index, selection.columns, component)
 
+    # Components have no sign of their own; low_rank_fit orients each so task loadings sum >= 0.
     one = low_rank_fit(fit_values, 1, seed=seed)
-    task_1 = np.asarray(one.task_factors, dtype=np.float64)[:, 0]
-    sign = 1.0 if task_1.sum() >= 0 else -1.0  # components have no sign; fix one for ordering
     s_1 = float(np.asarray(one.singular_values, dtype=np.float64)[0])
     factors = {
-        "rank1_tasks": sign * s_1 * task_1[selection.rows],
-        "rank1_examples": sign * example_part(one, 0),
-        "svd1_tasks": sign * task_1[selection.rows],
-        "svd1_examples": sign * example_part(one, 0),
+        "rank1_tasks": s_1 * task_part(one, 0),
+        "rank1_examples": example_part(one, 0),
+        "svd1_tasks": task_part(one, 0),
+        "svd1_examples": example_part(one, 0),
     }
     if min(fit_values.shape) >= 3:
         two = low_rank_fit(fit_values, 2, seed=seed)
-        task_2 = np.asarray(two.task_factors, dtype=np.float64)[:, 1]
-        sign_2 = 1.0 if task_2.sum() >= 0 else -1.0
-        factors["svd2_tasks"] = sign_2 * task_2[selection.rows]
-        factors["svd2_examples"] = sign_2 * example_part(two, 1)
+        factors["svd2_tasks"] = task_part(two, 1)
+        factors["svd2_examples"] = example_part(two, 1)
     return factors
 
 
@@ -331,6 +341,9 @@ def _task_stats(
             "mean": json_safe(stats.get("mean", row_means[position])),
             "std": json_safe(stats.get("std")),
         }
+        for key, value in stats.items():
+            if key not in row and (value is None or isinstance(value, (int, float))):
+                row[key] = json_safe(value)
         for field in _SUMMARY_FIELDS:
             if field in tasks_table.columns:
                 row[field] = json_safe(_cell(tasks_table, field, position))

@@ -32,21 +32,27 @@ def load_analysis(
     """The ``analyze`` document and where it came from (``"artifact"`` or ``"computed"``).
 
     The stored artifact is used when it matches the asked ``rank`` (its number of ``rank_r2``
-    entries) and ``metric``; otherwise the analysis is computed now (and not written back: the
-    report leaves the store as it found it).
+    entries), the ``metric`` and the store's current shape (finished rows × examples); otherwise
+    the analysis is computed now, leaving out tasks or examples with no measured entry (the page
+    lists them), and is not written back: the report leaves the store as it found it.
     """
     document = store.load_json("analysis")
     wanted_metric = metric or store.metrics[0]
+    n_rows = len(store.finished())
     if isinstance(document, dict) and "fits" in document:
         stored_rank = len(document.get("rank_r2") or {})
         stored_metric = document.get("metric", store.metrics[0])
-        if (rank is None or rank == stored_rank) and stored_metric == wanted_metric:
+        stored_shape = document.get("shape", [n_rows, store.shape[1]])
+        if (
+            (rank is None or rank == stored_rank)
+            and stored_metric == wanted_metric
+            and list(stored_shape) == [n_rows, store.shape[1]]
+        ):
             return document, "artifact"
     from forgetmap.analysis import analyze
 
-    n_rows = len(store.finished())
     k = rank if rank is not None else default_rank((n_rows, store.shape[1]))
-    return analyze(store, rank=k, metric=metric, seed=seed), "computed"
+    return analyze(store, rank=k, metric=metric, drop_empty=True, seed=seed), "computed"
 
 
 def load_evaluate(store: ForgettingStore) -> dict[str, Any] | None:

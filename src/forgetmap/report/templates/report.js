@@ -159,7 +159,10 @@
   var RANK1 = DATA.rank1;
 
   function value(r, c) { var v = VALUES[r * N + c]; return v === v ? v : null; }
-  function fitted(r, c) { return RANK1 ? RANK1.tasks[r] * RANK1.examples[c] : null; }
+  function fitted(r, c) {
+    if (!RANK1 || !isNumber(RANK1.tasks[r]) || !isNumber(RANK1.examples[c])) return null;
+    return RANK1.tasks[r] * RANK1.examples[c];
+  }
   function residual(r, c) {
     var v = value(r, c), f = fitted(r, c);
     return isNumber(v) && isNumber(f) ? v - f : null;
@@ -531,12 +534,19 @@
       if (v === null || typeof v !== "object") statPairs.push([key.replace(/_/g, " "), v]);
     });
     var body = document.getElementById("overview-body");
-    body.appendChild(el("div", { class: "row" }, [keyValueTable(pairs), statPairs.length ? keyValueTable(statPairs) : null]));
+    var nested = Object.keys(stats).filter(function (key) {
+      var v = stats[key];
+      return v && typeof v === "object" && !Array.isArray(v);
+    }).map(function (key) {
+      return el("div", null, [el("h3", { text: key.replace(/_/g, " ") }), keyValueTable(Object.keys(stats[key]).map(function (k) { return [k, stats[key][k]]; }))]);
+    });
+    body.appendChild(el("div", { class: "row" }, [keyValueTable(pairs), statPairs.length ? keyValueTable(statPairs) : null].concat(nested)));
   }
 
   function fits() {
     var spectrum = document.getElementById("spectrum");
-    var singular = (A.singular_values || []).filter(isNumber);
+    var rankCount = Object.keys(A.rank_r2 || {}).length;
+    var singular = (A.singular_values || []).filter(isNumber).slice(0, Math.max(30, 2 * rankCount));
     if (singular.length) spectrumChart(spectrum, singular, A.rank_r2 || {});
     else spectrum.appendChild(empty("No spectrum in the analysis."));
     var rows = [];
@@ -548,6 +558,31 @@
     var box = document.getElementById("fit-table");
     box.appendChild(el("h3", { text: "Goodness of fit" }));
     box.appendChild(rows.length ? dataTable([{ key: "model", label: "model", text: true }, { key: "r2", label: "R²" }], rows) : empty("No fits in the analysis."));
+    var settings = A.settings || {};
+    var settingPairs = Object.keys(settings).map(function (k) {
+      var v = settings[k];
+      return [k.replace(/_/g, " "), Array.isArray(v) ? (v.length ? v.join(", ") : "none") : v];
+    });
+    if (settingPairs.length) {
+      box.appendChild(el("h3", { text: "Analysis settings" }));
+      box.appendChild(keyValueTable(settingPairs));
+    }
+    var residuals = A.residuals || {};
+    var largest = residuals.largest || [];
+    var rank1Box = document.getElementById("rank1-section");
+    if (largest.length) {
+      rank1Box.appendChild(el("h3", { text: "Largest residuals (mean " + fmt(residuals.mean) + ", std " + fmt(residuals.std) + ")" }));
+      var rowsLargest = largest.map(function (item) {
+        var row = {};
+        Object.keys(item).forEach(function (k) { row[k] = item[k]; });
+        row.text = TEXTS[item.example] || "";
+        return row;
+      });
+      var keys = unionKeys(rowsLargest, ["task", "example", "residual"], ["text"]).concat(["text"]);
+      rank1Box.appendChild(el("div", { class: "scroll" }, dataTable(keys.map(function (k) {
+        return { key: k, text: k === "task" || k === "example" || k === "text" };
+      }), rowsLargest)));
+    }
   }
 
   function components() {
@@ -555,8 +590,8 @@
     var list = A.components || [];
     if (!list.length) { box.appendChild(empty("No components in the analysis.")); return; }
     var grid = el("div", { class: "grid" });
-    list.forEach(function (component) {
-      var index = isNumber(component.index) ? component.index + 1 : "?";
+    list.forEach(function (component, position) {
+      var index = position + 1;
       grid.appendChild(el("div", { class: "card" }, [
         el("h3", { text: "Component " + index + " · σ = " + fmt(component.singular_value) }),
         dataTable([{ key: "id", label: "top tasks", text: true }, { key: "loading" }], component.tasks || []),
@@ -574,8 +609,11 @@
     });
     box.appendChild(el("h3", { text: "Groups of tasks and examples (Benjamini–Hochberg q-values)" }));
     if (list.length) {
-      var significant = list.filter(function (g) { return isNumber(g.q_value) && g.q_value <= 0.05; }).length;
-      box.appendChild(el("p", { class: "note", text: significant + " of " + list.length + " tested groups have q ≤ 0.05; the table is sorted by q." }));
+      var fdr = isNumber((A.settings || {}).fdr) ? A.settings.fdr : 0.05;
+      var significant = list.filter(function (g) {
+        return "significant" in g ? g.significant === true : isNumber(g.q_value) && g.q_value <= fdr;
+      }).length;
+      box.appendChild(el("p", { class: "note", text: significant + " of " + list.length + " tested groups are significant at false-discovery rate " + fmt(fdr) + "; the table is sorted by q." }));
       var keys = unionKeys(list, ["axis", "field", "value", "statistic", "p_value", "q_value"]);
       box.appendChild(el("div", { class: "scroll" }, dataTable(keys.map(function (k) {
         return { key: k, label: k.replace(/_/g, " "), text: ["axis", "field", "value", "test"].indexOf(k) >= 0 };
