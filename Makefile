@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := runs
 
-.PHONY: setup chromium demo test test-slow bench lint clean
+.PHONY: setup chromium demo screenshot test test-slow bench lint clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ demo: setup
 	$(BIN)/forgetmap synth $(RUN)/demo/generated.npy --tasks 24 --examples 400 --seed 0
 	$(BIN)/forgetmap import $(RUN)/demo/generated.npy --out $(RUN)/demo/store
 	$(BIN)/forgetmap info $(RUN)/demo/store
+
+# The README's picture of the report (docs/report.png), made from the demo store.
+screenshot: demo
+	$(BIN)/forgetmap report $(RUN)/demo/store --out $(RUN)/demo/report.html
+	$(BIN)/python docs/make_screenshot.py $(RUN)/demo/report.html docs/report.png
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

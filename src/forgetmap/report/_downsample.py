@@ -21,6 +21,8 @@ DEFAULT_MAX_CELLS = 250_000
 MAX_AXIS = 16_384
 """Most tasks or examples drawn on one axis (browsers cap a canvas side near 32,767 pixels)."""
 
+_BLOCK_ROWS = 8  # tasks summed at a time: 8 × 1,000,000 float64 is 64 MB
+
 _EXTREME_SHARE = 0.1
 """Share of an axis's budget kept for its most and least forgotten items (half each)."""
 
@@ -35,12 +37,18 @@ class Selection:
     columns : ndarray of int64, shape (n_shown_examples,)
     n_tasks, n_examples : int
         Size of the full matrix.
+    row_means : ndarray of float64, shape (n_shown_tasks,)
+        Mean forgetting of each shown task over all its measured examples (NaN if none).
+    column_means : ndarray of float64, shape (n_shown_examples,)
+        Mean forgetting of each shown example over all tasks that measured it (NaN if none).
     """
 
     rows: np.ndarray
     columns: np.ndarray
     n_tasks: int
     n_examples: int
+    row_means: np.ndarray
+    column_means: np.ndarray
 
     @property
     def downsampled(self) -> bool:
@@ -86,17 +94,30 @@ def select_cells(values: np.ndarray, max_cells: int = DEFAULT_MAX_CELLS) -> Sele
         raise ValueError(f"max_cells must be positive, got {max_cells}")
     n_tasks, n_examples = values.shape
     row_budget = min(n_tasks, MAX_AXIS, max(1, math.isqrt(max_cells)))
-    rows = _select_axis(_means(values, axis=1), row_budget)
+    row_means, column_means = _means(values, axis=1), _means(values, axis=0)
+    rows = _select_axis(row_means, row_budget)
     column_budget = min(n_examples, MAX_AXIS, max(1, max_cells // max(1, len(rows))))
-    columns = _select_axis(_means(values, axis=0), column_budget)
-    return Selection(rows, columns, n_tasks, n_examples)
+    columns = _select_axis(column_means, column_budget)
+    return Selection(rows, columns, n_tasks, n_examples, row_means[rows], column_means[columns])
 
 
 def _means(values: np.ndarray, axis: int) -> np.ndarray:
-    """Mean over the other axis, NaN where nothing is measured; float64 accumulation."""
-    finite = np.isfinite(values)
-    counts = finite.sum(axis=axis)
-    sums = np.where(finite, values, 0).sum(axis=axis, dtype=np.float64)
+    """Means along ``axis`` (1: per task, 0: per example), NaN where nothing is measured.
+
+    Accumulated in float64, a block of tasks at a time so no full-size temporary is made.
+    """
+    sums = np.zeros(values.shape[1 - axis])
+    counts = np.zeros(values.shape[1 - axis], dtype=np.int64)
+    for start in range(0, values.shape[0], _BLOCK_ROWS):
+        block = values[start : start + _BLOCK_ROWS]
+        finite = np.isfinite(block)
+        block_sums = np.where(finite, block, 0).sum(axis=axis, dtype=np.float64)
+        if axis == 1:
+            sums[start : start + len(block)] = block_sums
+            counts[start : start + len(block)] = finite.sum(axis=1)
+        else:
+            sums += block_sums
+            counts += finite.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 

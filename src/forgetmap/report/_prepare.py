@@ -100,7 +100,7 @@ def prepare_report(
             "metric": metric,
             "shape": list(store.shape),
             "finished": len(finished),
-            **_overall(values),
+            **_overall(values, analysis.get("statistics")),
         },
         "display": {
             "downsampled": selection.downsampled,
@@ -127,7 +127,7 @@ def prepare_report(
             }
             for j, source in zip(selection.columns, column_sources, strict=True)
         ],
-        "orders": _orders(shown, row_groups, column_sources, factors),
+        "orders": _orders(selection, row_groups, column_sources, factors),
         "rank1": (
             {
                 "tasks": json_safe(factors["rank1_tasks"]),
@@ -146,15 +146,27 @@ def prepare_report(
 
 
 # ---------------------------------------------------------------------- matrix and orderings
-def _overall(values: np.ndarray) -> dict[str, Any]:
-    measured = values[np.isfinite(values)].astype(np.float64)
-    if not measured.size:
+def _overall(values: np.ndarray, statistics: Any) -> dict[str, Any]:
+    """Measured entries, share forgotten, mean and std: the analysis's numbers when it has them."""
+    keys = ("measured", "share_forgotten", "mean", "std")
+    if isinstance(statistics, dict) and all(key in statistics for key in keys):
+        return {key: json_safe(statistics[key]) for key in keys}
+    count = positive = 0
+    total = squares = 0.0
+    for row in values:  # one task at a time: no full-size float64 copy
+        measured = row[np.isfinite(row)].astype(np.float64)
+        count += measured.size
+        positive += int((measured > 0).sum())
+        total += float(measured.sum())
+        squares += float((measured**2).sum())
+    if not count:
         return {"measured": 0, "share_forgotten": None, "mean": None, "std": None}
+    mean = total / count
     return {
-        "measured": int(measured.size),
-        "share_forgotten": float((measured > 0).mean()),
-        "mean": float(measured.mean()),
-        "std": float(measured.std()),
+        "measured": count,
+        "share_forgotten": positive / count,
+        "mean": mean,
+        "std": float(np.sqrt(max(squares / count - mean**2, 0.0))),
     }
 
 
@@ -223,21 +235,23 @@ def _factors(values: np.ndarray, selection: Selection, seed: int) -> dict[str, n
 
 
 def _orders(
-    shown: np.ndarray,
+    selection: Selection,
     row_groups: list[str],
     column_sources: list[str],
     factors: dict[str, np.ndarray] | None,
 ) -> dict[str, Any]:
-    """Permutations of the shown rows and columns for each ordering the page offers."""
-    row_means = _nanmean(shown, axis=1)
-    column_means = _nanmean(shown, axis=0)
+    """Permutations of the shown rows and columns for each ordering the page offers.
+
+    Means are over the whole matrix, not only the shown cells.
+    """
+    row_means, column_means = selection.row_means, selection.column_means
     rows = {
-        "original": list(range(shown.shape[0])),
+        "original": list(range(len(row_means))),
         "mean": _descending(row_means),
         "group": _grouped(row_groups, row_means),
     }
     columns = {
-        "original": list(range(shown.shape[1])),
+        "original": list(range(len(column_means))),
         "mean": _descending(column_means),
         "group": _grouped(column_sources, column_means),
     }
@@ -247,13 +261,6 @@ def _orders(
                 rows[name] = _descending(factors[f"{name}_tasks"])
                 columns[name] = _descending(factors[f"{name}_examples"])
     return {"rows": rows, "columns": columns}
-
-
-def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
-    finite = np.isfinite(values)
-    sums = np.where(finite, values, 0).sum(axis=axis, dtype=np.float64)
-    counts = finite.sum(axis=axis)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _descending(key: np.ndarray) -> list[int]:
@@ -331,14 +338,13 @@ def _task_stats(
     from_analysis = {
         str(item.get("id")): item for item in document.get("tasks") or [] if isinstance(item, dict)
     }
-    row_means = _nanmean(values, axis=1)
     rows = []
     for position, task_id in enumerate(task_ids[: 5 * _LIST_LIMIT]):
         stats = from_analysis.get(task_id, {})
         row = {
             "id": task_id,
             "group": clip_text(_cell(tasks_table, "group", position), 200),
-            "mean": json_safe(stats.get("mean", row_means[position])),
+            "mean": json_safe(stats["mean"] if "mean" in stats else _row_mean(values[position])),
             "std": json_safe(stats.get("std")),
         }
         for key, value in stats.items():
@@ -349,6 +355,11 @@ def _task_stats(
                 row[field] = json_safe(_cell(tasks_table, field, position))
         rows.append(row)
     return rows
+
+
+def _row_mean(row: np.ndarray) -> float | None:
+    measured = row[np.isfinite(row)]
+    return float(measured.mean(dtype=np.float64)) if measured.size else None
 
 
 def _evaluate(document: dict[str, Any]) -> dict[str, Any]:
@@ -362,5 +373,6 @@ def _evaluate(document: dict[str, Any]) -> dict[str, Any]:
     return {
         "methods": json_safe(document.get("methods") or {}),
         "settings": json_safe(document.get("settings") or {}, max_items=_LIST_LIMIT),
+        "skipped": json_safe(document.get("skipped") or {}),
         "scatter": scatter,
     }

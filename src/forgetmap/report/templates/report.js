@@ -140,7 +140,6 @@
     [-scale, 0, scale].forEach(function (v, i) {
       node.appendChild(svg("text", { x: 40 + (i * width) / 2, y: 28, "text-anchor": "middle", "font-size": 11, text: fmt(v) }));
     });
-    node.appendChild(svg("text", { x: 40 + width + 6, y: 12, "font-size": 11, text: "≥" }));
     container.appendChild(el("div", null, [node, el("span", { class: "muted", text: " " + label })]));
   }
 
@@ -350,7 +349,7 @@
     document.getElementById("display-note").textContent = DATA.display.note;
     var main = new Heatmap(document.getElementById("heatmap"), "values", value, DATA.matrix.scale);
     heatmaps.push(main);
-    legend(document.getElementById("heatmap-legend"), DATA.matrix.scale, "forgetting (loss after − before); colour scale centred on 0, clipped at the 99th percentile of |value|");
+    legend(document.getElementById("heatmap-legend"), DATA.matrix.scale, "forgetting (loss after − before); white is 0, colours saturate at the 99th percentile of |value|");
     if (RANK1) {
       heatmaps.push(new Heatmap(document.getElementById("rank1"), "rank1", fitted, DATA.matrix.scale));
       heatmaps.push(new Heatmap(document.getElementById("residual"), "residual", residual, DATA.matrix.residual_scale));
@@ -688,6 +687,11 @@
     }));
     box.appendChild(el("p", { class: "note", text: "Means over seeds ± std; best per column in bold (lowest error and time, highest agreement)." }));
     box.appendChild(dataTable(columns, rows));
+    var skipped = Object.keys(doc.skipped || {});
+    if (skipped.length) {
+      box.appendChild(el("h3", { text: "Methods not run" }));
+      box.appendChild(keyValueTable(skipped.map(function (k) { return [k, doc.skipped[k]]; })));
+    }
     if (doc.settings && Object.keys(doc.settings).length) {
       box.appendChild(el("h3", { text: "Protocol" }));
       box.appendChild(keyValueTable(Object.keys(doc.settings).map(function (k) { return [k, doc.settings[k]]; })));
