@@ -1,4 +1,4 @@
-"""Screenshot of a report page for the README: ``python docs/make_screenshot.py REPORT.html OUT.png``.
+"""Screenshot of a report page for the README: ``python docs/make_screenshot.py REPORT OUT``.
 
 Opens the page in headless Chromium (Debian's ``chromium``, driven by Playwright; `make setup`
 installs both), orders tasks and examples by mean forgetting, hovers one cell so the tooltip
