@@ -219,7 +219,15 @@ def _factors(values: np.ndarray, selection: Selection, seed: int) -> dict[str, n
         return part(fit.example_factors, usable_columns, column_index, selection.columns, component)
 
     # Components have no sign of their own; low_rank_fit orients each so task loadings sum >= 0.
-    one = low_rank_fit(fit_values, 1, seed=seed)
+    # On a complete matrix the fit is a truncated SVD, whose first component is the rank-1 fit:
+    # one pass over the matrix gives both. Masked fits differ by rank, so each is fitted.
+    two_components = min(fit_values.shape) >= 3
+    complete = bool(finite.all()) or bool(np.isfinite(fit_values).all())
+    if complete and two_components:
+        one = two = low_rank_fit(fit_values, 2, seed=seed)
+    else:
+        one = low_rank_fit(fit_values, 1, seed=seed)
+        two = low_rank_fit(fit_values, 2, seed=seed) if two_components else None
     s_1 = float(np.asarray(one.singular_values, dtype=np.float64)[0])
     factors = {
         "rank1_tasks": s_1 * task_part(one, 0),
@@ -227,8 +235,7 @@ def _factors(values: np.ndarray, selection: Selection, seed: int) -> dict[str, n
         "svd1_tasks": task_part(one, 0),
         "svd1_examples": example_part(one, 0),
     }
-    if min(fit_values.shape) >= 3:
-        two = low_rank_fit(fit_values, 2, seed=seed)
+    if two is not None:
         factors["svd2_tasks"] = task_part(two, 1)
         factors["svd2_examples"] = example_part(two, 1)
     return factors
