@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_RANK", "analyze"]
 
+Labels = tuple[np.ndarray, list[str]]
+
 DEFAULT_RANK = 10
 #: A metadata column is a default grouping field when it has 2..MAX_LEVELS distinct values.
 MAX_LEVELS = 50
@@ -120,7 +122,7 @@ def analyze(
 
     report = fit_report(values, rank, seed=seed)
     resid = residuals(values, report.rank1)
-    spreads = spread(values)
+    spreads = spread(report)
     rng = np.random.default_rng(seed)
     groups = group_tests(
         "tasks", task_labels, spreads.task_mean, resid.task_mean, top_q=top_q, rng=rng
@@ -241,18 +243,18 @@ def _empty(
 
 def _group_labels(
     tasks: pd.DataFrame, examples: pd.DataFrame, fields: Sequence[str] | None
-) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+) -> tuple[dict[str, Labels], dict[str, Labels]]:
     """The grouping labels of each axis: {field: label of each task (or example)}."""
     tables = {"tasks": tasks, "examples": examples}
-    chosen: dict[str, dict[str, list[str]]] = {"tasks": {}, "examples": {}}
+    chosen: dict[str, dict[str, Labels]] = {"tasks": {}, "examples": {}}
     if fields is None:
         for axis, table in tables.items():
             for column in table.columns:
                 if column in NOT_GROUPS or table[column].dtype.kind in "fiuc":
                     continue
-                levels = table[column].astype(str).nunique()
-                if 2 <= levels <= min(MAX_LEVELS, len(table) - 1):
-                    chosen[axis][column] = _labels(table[column])
+                codes, names = _labels(table[column])
+                if 2 <= len(names) <= min(MAX_LEVELS, len(table) - 1):
+                    chosen[axis][column] = (codes, names)
         return chosen["tasks"], chosen["examples"]
     for field in fields:
         found = [axis for axis, table in tables.items() if field in table.columns]
@@ -267,28 +269,39 @@ def _group_labels(
             if column.dtype.kind in "fiu" and column.nunique() > NUMERIC_LEVELS:
                 chosen[axis][field] = _quartiles(column)
                 continue
-            labels = _labels(column)
-            if len(set(labels)) > MAX_EXPLICIT_LEVELS:
+            codes, names = _labels(column)
+            if len(names) > MAX_EXPLICIT_LEVELS:
                 raise AnalysisError(
-                    f"grouping field {field!r} has {len(set(labels))} distinct values on the "
+                    f"grouping field {field!r} has {len(names)} distinct values on the "
                     f"{axis} axis (at most {MAX_EXPLICIT_LEVELS}); group by a coarser field"
                 )
-            chosen[axis][field] = labels
+            chosen[axis][field] = (codes, names)
     return chosen["tasks"], chosen["examples"]
 
 
-def _labels(column: pd.Series) -> list[str]:
-    return ["(missing)" if value is None or value != value else str(value) for value in column]
+def _labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a column's values and the value names; missing values are named."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    names = [str(value) for value in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(names), codes)
+        names.append("(missing)")
+    return codes, names
 
 
-def _quartiles(column: pd.Series) -> list[str]:
-    """Labels ``Q1 [lo, hi]`` .. ``Q4`` of a numeric column's quartiles."""
+def _quartiles(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes and names ``Q1 (lo, hi]`` .. ``Q4`` of a numeric column's quartiles."""
     import pandas as pd
 
     binned = pd.qcut(column.astype(float), 4, duplicates="drop")
     codes = binned.cat.codes.to_numpy()
     names = [f"Q{i + 1} {interval}" for i, interval in enumerate(binned.cat.categories)]
-    return ["(missing)" if code < 0 else names[code] for code in codes]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(names), codes)
+        names.append("(missing)")
+    return codes, names
 
 
 def _numeric(column: pd.Series) -> np.ndarray:

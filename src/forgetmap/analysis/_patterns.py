@@ -22,7 +22,7 @@ from forgetmap.analysis._fits import LowRankFit, column_blocks
 TOP_ITEMS = 10
 MAX_MEMBERS = 200
 #: Co-clustering runs on at most this many examples; the rest are then assigned to a co-cluster.
-COCLUSTER_EXAMPLES = 20_000
+COCLUSTER_EXAMPLES = 10_000
 #: Below this many items on either side, mean residuals are compared by a permutation test.
 WELCH_MIN = 20
 PERMUTATIONS = 9_999
@@ -40,10 +40,14 @@ class Residuals:
 
 
 def rank1_residual(values: np.ndarray, rank1: LowRankFit, cols: slice) -> np.ndarray:
-    """Residual block ``values[:, cols] − s₁ u₁ v₁[cols]ᵀ`` in float64 (NaN where unmeasured)."""
-    left = rank1.task_factors[:, 0] * rank1.singular_values[0]
-    block = np.asarray(values[:, cols], dtype=np.float64)
-    return block - np.outer(left, rank1.example_factors[cols, 0])
+    """Residual block ``values[:, cols] − s₁ u₁ v₁[cols]ᵀ`` (NaN where unmeasured).
+
+    Computed in the matrix's own float precision: float32 matrices stay float32 here.
+    """
+    dtype = np.float32 if values.dtype == np.float32 else np.float64
+    left = (rank1.task_factors[:, 0] * rank1.singular_values[0]).astype(dtype)
+    block = np.asarray(values[:, cols], dtype=dtype)
+    return block - np.outer(left, rank1.example_factors[cols, 0].astype(dtype))
 
 
 def residuals(values: np.ndarray, rank1: LowRankFit, *, n_top: int = TOP_ITEMS) -> Residuals:
@@ -58,18 +62,22 @@ def residuals(values: np.ndarray, rank1: LowRankFit, *, n_top: int = TOP_ITEMS) 
         finite = np.isfinite(block)
         zeroed = np.where(finite, block, 0.0)
         counts = finite.sum(axis=0)
-        task_sum += zeroed.sum(axis=1)
+        task_sum += zeroed.sum(axis=1, dtype=np.float64)
         task_n += finite.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             example_mean[cols] = np.where(counts > 0, zeroed.sum(axis=0) / counts, np.nan)
-        total += float(zeroed.sum())
-        square += float((zeroed**2).sum())
+        total += float(zeroed.sum(dtype=np.float64))
+        square += float(np.square(zeroed, dtype=np.float64).sum())
         count += float(finite.sum())
-        flat = np.where(finite, block, -np.inf).ravel()
-        k = min(n_top, flat.size)
-        best = np.argpartition(flat, flat.size - k)[flat.size - k :]
-        width = cols.stop - cols.start
-        top.extend((float(flat[b]), int(b // width), int(cols.start + b % width)) for b in best)
+        # The n_top largest entries lie in the n_top columns with the largest maxima.
+        candidates = np.where(finite, block, -np.inf)
+        column_max = candidates.max(axis=0)
+        k = min(n_top, column_max.size)
+        best_columns = np.argpartition(column_max, column_max.size - k)[column_max.size - k :]
+        for j in best_columns:
+            column = candidates[:, j]
+            for i in np.argsort(column)[-n_top:]:
+                top.append((float(column[i]), int(i), int(cols.start + j)))
         top = sorted((t for t in top if np.isfinite(t[0])), reverse=True)[:n_top]
     mean = total / count
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -167,7 +175,7 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
 
 def group_tests(
     axis: str,
-    labels: Mapping[str, Sequence[str]],
+    labels: Mapping[str, tuple[np.ndarray, Sequence[str]]],
     forgetting: np.ndarray,
     residual: np.ndarray,
     *,
@@ -178,8 +186,8 @@ def group_tests(
 
     Parameters
     ----------
-    labels : {field: sequence of str of shape (n_items,)}
-        The value of each field for each task (or example); missing values are ``""``.
+    labels : {field: (codes, names)}
+        ``codes`` (ndarray of int of shape (n_items,)) indexes ``names``, the field's values.
     forgetting, residual : ndarray of shape (n_items,)
         Mean forgetting and mean residual of each item (NaN where nothing was measured).
 
@@ -192,27 +200,32 @@ def group_tests(
     order = np.argsort(-np.where(measured, forgetting, -np.inf), kind="stable")
     top = np.zeros(forgetting.size, dtype=bool)
     top[order[:n_top]] = True
+    top_measured, resid_measured = top[measured], residual[measured]
+    forgetting_measured = forgetting[measured]
     rows = []
-    for field, values in labels.items():
-        values = np.asarray(values, dtype=object)
-        for value in sorted({str(v) for v in values[measured]}):
-            inside = measured & (values == value)
-            n_in = int(inside.sum())
+    for field, (codes, names) in labels.items():
+        codes = np.asarray(codes)[measured]
+        sizes = np.bincount(codes, minlength=len(names))
+        hits = np.bincount(codes, weights=top_measured, minlength=len(names))
+        for code in np.argsort(np.asarray(names, dtype=str), kind="stable"):
+            n_in = int(sizes[code])
             if n_in == 0 or n_in == n:
                 continue
-            outside = measured & ~inside
+            inside = codes == code
             base = {
                 "axis": axis,
                 "field": field,
-                "value": value,
+                "value": str(names[code]),
                 "size": n_in,
-                "mean_forgetting": float(forgetting[inside].mean()),
-                "mean_residual": float(residual[inside].mean()),
-                "share_in_top": float(top[inside].mean()),
+                "mean_forgetting": float(forgetting_measured[inside].mean()),
+                "mean_residual": float(resid_measured[inside].mean()),
+                "share_in_top": float(hits[code] / n_in),
             }
-            z, p = two_proportion_z(int(top[inside].sum()), n_in, int(top[outside].sum()), n - n_in)
+            z, p = two_proportion_z(int(hits[code]), n_in, int(n_top - hits[code]), n - n_in)
             rows.append({**base, "test": "top_q_z", "statistic": z, "p_value": p})
-            stat, p, name = mean_difference_test(residual[inside], residual[outside], rng)
+            stat, p, name = mean_difference_test(
+                resid_measured[inside], resid_measured[~inside], rng
+            )
             rows.append({**base, "test": f"mean_residual_{name}", "statistic": stat, "p_value": p})
     return rows
 
@@ -250,25 +263,8 @@ def coclusters(
     model = SpectralCoclustering(n_clusters=n_clusters, n_init=5, random_state=seed)
     model.fit(block)
     row_labels = model.row_labels_
-    column_labels = model.column_labels_ if n <= COCLUSTER_EXAMPLES else None
-    if column_labels is None:
-        column_labels = _assign_examples(values, rank1, row_labels, n_clusters)
-    sums, counts = np.zeros(n_clusters), np.zeros(n_clusters)
-    score = np.full(n, np.nan)  # mean residual of each example over its co-cluster's tasks
-    for cols in column_blocks(n):
-        resid = rank1_residual(values, rank1, cols)
-        labels = column_labels[cols]
-        for c in range(n_clusters):
-            rows = row_labels == c
-            picked = labels == c
-            if not rows.any() or not picked.any():
-                continue
-            part = resid[np.ix_(rows, picked)]
-            finite = np.isfinite(part)
-            sums[c] += float(np.where(finite, part, 0).sum())
-            counts[c] += float(finite.sum())
-            with np.errstate(invalid="ignore", divide="ignore"):
-                score[np.flatnonzero(picked) + cols.start] = np.nansum(part, 0) / finite.sum(0)
+    fixed = model.column_labels_ if n <= COCLUSTER_EXAMPLES else None
+    column_labels, sums, counts, score = _block_scores(values, rank1, row_labels, n_clusters, fixed)
     result = []
     for c in range(n_clusters):
         rows = np.flatnonzero(row_labels == c)
@@ -303,16 +299,37 @@ def _positive_residual(values: np.ndarray, rank1: LowRankFit, subset: np.ndarray
     return block + floor
 
 
-def _assign_examples(
-    values: np.ndarray, rank1: LowRankFit, row_labels: np.ndarray, n_clusters: int
-) -> np.ndarray:
-    """Place each example in the co-cluster whose tasks give it the largest mean residual."""
-    labels = np.zeros(values.shape[1], dtype=int)
+def _block_scores(
+    values: np.ndarray,
+    rank1: LowRankFit,
+    row_labels: np.ndarray,
+    n_clusters: int,
+    column_labels: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the residuals: each example's mean residual over each co-cluster's tasks.
+
+    Examples without a label are placed in the co-cluster with the largest such mean. Returns
+    the labels (N,), residual sums and measured counts per co-cluster block (C,), and each
+    example's mean residual within its block (N,).
+    """
+    n = values.shape[1]
+    assign = column_labels is None
+    labels = np.zeros(n, dtype=int) if assign else np.asarray(column_labels)
     member = np.stack([(row_labels == c) for c in range(n_clusters)]).astype(float)  # (C, M)
-    for cols in column_blocks(values.shape[1]):
+    sums, counts, score = np.zeros(n_clusters), np.zeros(n_clusters), np.full(n, np.nan)
+    for cols in column_blocks(n):
         resid = rank1_residual(values, rank1, cols)
         finite = np.isfinite(resid)
+        weights = member.astype(resid.dtype)
+        totals = (weights @ np.where(finite, resid, 0)).astype(np.float64)  # (C, n)
+        measured = (weights @ finite.astype(resid.dtype)).astype(np.float64)  # (C, n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = (member @ np.where(finite, resid, 0.0)) / (member @ finite)  # (C, n)
-        labels[cols] = np.argmax(np.nan_to_num(means, nan=-np.inf), axis=0)
-    return labels
+            means = totals / measured
+        if assign:
+            labels[cols] = np.argmax(np.nan_to_num(means, nan=-np.inf), axis=0)
+        picked = labels[cols]
+        columns = np.arange(picked.size)
+        score[cols] = means[picked, columns]
+        sums += np.bincount(picked, weights=totals[picked, columns], minlength=n_clusters)
+        counts += np.bincount(picked, weights=measured[picked, columns], minlength=n_clusters)
+    return labels, sums, counts, score

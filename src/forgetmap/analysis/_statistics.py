@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from forgetmap.analysis._fits import column_blocks
+from forgetmap.analysis._fits import FitReport
 
 #: Most and least forgotten examples listed.
 N_EXTREMES = 10
@@ -22,7 +22,10 @@ TASK_FIELDS = ("loss_drop", "steps", "tokens")
 
 @dataclass
 class Spread:
-    """Mean, std and measured count per task (rows) and per example (columns), plus totals."""
+    """Mean, std and measured count per task (rows) and per example (columns), plus totals.
+
+    Means are NaN for a task or example without measured entries.
+    """
 
     task_mean: np.ndarray  # (M,)
     task_std: np.ndarray  # (M,)
@@ -35,35 +38,28 @@ class Spread:
     std: float
 
 
-def spread(values: np.ndarray) -> Spread:
-    """One streamed pass over ``values`` (n_tasks, n_examples): means, stds and counts.
+def spread(report: FitReport) -> Spread:
+    """Means, population stds (ddof=0) and counts per task and example, from a fit report.
 
-    Standard deviations are population ones (ddof=0) over the measured entries.
+    The sums of squares come from the pass :func:`~forgetmap.analysis._fits.fit_report` makes
+    anyway for the row-only and column-only fits, so this reads nothing again.
     """
-    m, n = values.shape
-    row_sum, row_sq, row_n = np.zeros(m), np.zeros(m), np.zeros(m)
-    col_mean, col_std = np.full(n, np.nan), np.full(n, np.nan)
-    forgotten = 0
-    for cols in column_blocks(n):
-        block = np.asarray(values[:, cols], dtype=np.float64)
-        finite = np.isfinite(block)
-        zeroed = np.where(finite, block, 0.0)
-        counts = finite.sum(axis=0)
-        row_sum += zeroed.sum(axis=1)
-        row_sq += (zeroed**2).sum(axis=1)
-        row_n += finite.sum(axis=1)
-        forgotten += int((zeroed > 0).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = zeroed.sum(axis=0) / counts
-            col_mean[cols] = mean
-            col_std[cols] = np.sqrt((np.where(finite, block - mean, 0.0) ** 2).sum(0) / counts)
+    stats = report.stats
     with np.errstate(invalid="ignore", divide="ignore"):
-        task_mean = row_sum / row_n
-        task_std = np.sqrt(np.clip(row_sq / row_n - task_mean**2, 0.0, None))
-    total_n = float(row_n.sum())
-    mean = float(row_sum.sum() / total_n)
-    std = float(np.sqrt(max(row_sq.sum() / total_n - mean**2, 0.0)))
-    return Spread(task_mean, task_std, row_n, col_mean, col_std, int(total_n), forgotten, mean, std)
+        task_std = np.sqrt(report.task_ss / stats.row_n)
+        example_std = np.sqrt(report.example_ss / stats.col_n)
+    n = int(stats.n)
+    return Spread(
+        task_mean=stats.row_mean,
+        task_std=task_std,
+        task_n=stats.row_n,
+        example_mean=stats.col_mean,
+        example_std=example_std,
+        n_measured=n,
+        n_forgotten=report.n_forgotten,
+        mean=stats.mean,
+        std=float(np.sqrt(report.sst / n)),
+    )
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
