@@ -5,7 +5,15 @@ Importing a command module must stay cheap: heavy libraries are imported inside 
 
 from __future__ import annotations
 
-from forgetmap.cli import analyze_cmd, export_cmd, import_cmd, info_cmd, report_cmd, synth_cmd
+from forgetmap.cli import (
+    analyze_cmd,
+    evaluate_cmd,
+    export_cmd,
+    import_cmd,
+    info_cmd,
+    report_cmd,
+    synth_cmd,
+)
 
 REGISTRY = [
     import_cmd.register,
@@ -13,5 +21,6 @@ REGISTRY = [
     info_cmd.register,
     synth_cmd.register,
     analyze_cmd.register,
+    evaluate_cmd.register,
     report_cmd.register,
 ]
