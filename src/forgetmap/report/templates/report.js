@@ -529,7 +529,7 @@
     var statPairs = [];
     Object.keys(stats).forEach(function (key) {
       var v = stats[key];
-      if (key === "share_forgotten" || key === "mean" || key === "std") return;
+      if (["share_forgotten", "mean", "std", "measured"].indexOf(key) >= 0) return;
       if (v === null || typeof v !== "object") statPairs.push([key.replace(/_/g, " "), v]);
     });
     var body = document.getElementById("overview-body");
