@@ -14,7 +14,7 @@ import re
 from importlib import resources
 from typing import Any
 
-__all__ = ["embed_json", "render_page"]
+__all__ = ["SCRIPT_PARTS", "embed_json", "page_script", "render_page"]
 
 _PLACEHOLDER = re.compile(r"/\*@(style|script|data)@\*/")
 _JSON_ESCAPES = {
@@ -36,19 +36,29 @@ def embed_json(document: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda match: _JSON_ESCAPES[match.group()], text)
 
 
+SCRIPT_PARTS = ("dom.js", "heatmap.js", "charts.js", "sections.js")
+"""The page's script files (``templates/``), in order; they share one function scope."""
+
+
 def _template(name: str) -> str:
     return resources.files("forgetmap.report").joinpath("templates", name).read_text("utf-8")
+
+
+def page_script() -> str:
+    """The page's script: :data:`SCRIPT_PARTS` in order, inside one strict function scope."""
+    body = "\n".join(_template(name) for name in SCRIPT_PARTS)
+    return f'(function () {{\n  "use strict";\n{body}}})();\n'
 
 
 def render_page(document: Any) -> str:
     """The report page for a data document (see :func:`~forgetmap.report.prepare_report`)."""
     parts = {
         "style": _template("report.css"),
-        "script": _template("report.js"),
+        "script": page_script(),
         "data": embed_json(document),
     }
     for name, text in parts.items():
         if name != "data" and "</" in text:
-            raise RuntimeError(f"template report.{name} must not contain '</'")
+            raise RuntimeError(f"the page's {name} must not contain '</'")
     # One pass, so text inside the data can never be taken for a placeholder.
     return _PLACEHOLDER.sub(lambda match: parts[match.group(1)], _template("report.html"))
