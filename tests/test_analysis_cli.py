@@ -70,3 +70,11 @@ def test_empty_rows_and_columns_are_named_and_can_be_dropped(tmp_path, cli):
     assert document["shape"] == [4, 7]
     assert document["settings"]["dropped_tasks"] == ["t2"]
     assert document["settings"]["dropped_examples"] == ["e6"]
+
+
+@pytest.mark.parametrize("command", ["analyze", "similarity"])
+def test_help_line_is_not_truncated(cli, command):
+    result = cli("--help")
+    line = next(line for line in result.out.splitlines() if line.strip().startswith(command))
+    assert not line.rstrip().endswith("...")
+    assert cli(command, "--help").code == 0

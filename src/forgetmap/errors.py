@@ -15,6 +15,7 @@ __all__ = [
     "InputFileNotFoundError",
     "PredictionError",
     "ReportError",
+    "SimilarityError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -64,3 +65,7 @@ class PredictionError(ForgetmapError, ValueError):
 
 class ReportError(ForgetmapError, ValueError):
     """A report cannot be made from the given store or options."""
+
+
+class SimilarityError(ForgetmapError, ValueError):
+    """Task–example similarities cannot be computed (missing texts, model or kind)."""

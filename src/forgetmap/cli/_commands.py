@@ -12,6 +12,7 @@ from forgetmap.cli import (
     import_cmd,
     info_cmd,
     report_cmd,
+    similarity_cmd,
     synth_cmd,
 )
 
@@ -22,5 +23,6 @@ REGISTRY = [
     synth_cmd.register,
     analyze_cmd.register,
     evaluate_cmd.register,
+    similarity_cmd.register,
     report_cmd.register,
 ]
