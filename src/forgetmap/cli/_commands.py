@@ -13,6 +13,7 @@ from forgetmap.cli import (
     forecast_cmd,
     import_cmd,
     info_cmd,
+    report_cmd,
     similarity_cmd,
     synth_cmd,
 )
@@ -23,8 +24,9 @@ REGISTRY = [
     export_cmd.register,
     info_cmd.register,
     synth_cmd.register,
+    similarity_cmd.register,
     analyze_cmd.register,
     evaluate_cmd.register,
-    similarity_cmd.register,
     forecast_cmd.register,
+    report_cmd.register,
 ]
