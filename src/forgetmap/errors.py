@@ -10,8 +10,10 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataFormatError",
+    "DataSourceError",
     "ForgetmapError",
     "InputFileNotFoundError",
+    "ModelNotFoundError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -49,3 +51,11 @@ class StoreConflictError(StoreError, FileExistsError):
 
 class ConfigError(ForgetmapError, ValueError):
     """An experiment configuration is invalid."""
+
+
+class ModelNotFoundError(ForgetmapError, LookupError):
+    """A model name that is neither bundled, nor a local directory, nor reachable on the hub."""
+
+
+class DataSourceError(ForgetmapError, ValueError):
+    """A data source cannot give what the config asks (unknown corpus, too few examples, ...)."""

@@ -1,0 +1,346 @@
+"""The experiment config of ``forgetmap collect``: a TOML file validated by typed models.
+
+One file says everything that determines a forgetting matrix: which model, which N upstream
+examples, which M tasks, how each task is fine-tuned and how examples are scored. The config is
+stored with the run, so a resume under a different config is refused. Unknown keys are errors
+(a misspelt key must never silently fall back to a default).
+
+Example::
+
+    seed = 0
+    [model]
+    id = "tiny-random"
+    [upstream]
+    n = 32
+    sources = [{ kind = "pydoc" }, { kind = "chatterbot", language = "english" }]
+    [[tasks]]
+    id = "spanish"
+    source = { kind = "chatterbot", language = "spanish" }
+    [training]
+    steps = 4
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from forgetmap.errors import ConfigError, InputFileNotFoundError
+
+__all__ = [
+    "ChatterbotSource",
+    "ExperimentConfig",
+    "HuggingFaceSource",
+    "JsonlSource",
+    "ModelConfig",
+    "PydocSource",
+    "ScoringConfig",
+    "Source",
+    "TaskConfig",
+    "TrainingConfig",
+    "UpstreamConfig",
+    "load_config",
+    "parse_config",
+]
+
+SOURCE_KINDS = ("chatterbot", "huggingface", "jsonl", "pydoc")
+FIELDS = ("id", "text", "prompt", "response", "messages")  # what a record may hold
+
+
+class _Strict(BaseModel):
+    """Base of every config section: unknown keys are errors, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------------- model
+class ModelConfig(_Strict):
+    """Which causal language model to fine-tune and score."""
+
+    # A bundled id ("smollm2-135m-instruct", "tiny-random"), a Hugging Face hub id or a local
+    # directory holding a model saved with `save_pretrained`.
+    id: str = Field("smollm2-135m-instruct", min_length=1)
+    # Weights' dtype: "auto" keeps the checkpoint's (float32 on CPU for the bundled models).
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # "auto" picks CUDA when present, else the CPU; or name one: "cpu", "cuda", "cuda:1", "mps".
+    device: str = Field("auto", min_length=1)
+    # Run code shipped with a hub model; off unless you trust its authors.
+    trust_remote_code: bool = False
+
+
+# ---------------------------------------------------------------------- sources
+class _SourceBase(_Strict):
+    # How many examples to draw from this source (seeded, without replacement); for upstream
+    # sources without `n`, upstream.n is split evenly; for tasks, unset means all of them.
+    n: int | None = Field(None, gt=0)
+
+
+class JsonlSource(_SourceBase):
+    """A JSON Lines file: ``{"id", "text"}`` (plain) or ``{"id", "prompt", "response"}`` /
+    ``{"id", "messages": [{"role", "content"}, ...]}`` (chat) per line."""
+
+    kind: Literal["jsonl"]
+    # Path to the file; relative paths are relative to the config file's folder.
+    path: str = Field(min_length=1)
+
+
+class HuggingFaceSource(_SourceBase):
+    """A Hugging Face ``datasets`` dataset (needs the hub, or a local builder such as "json")."""
+
+    kind: Literal["huggingface"]
+    # Dataset name on the hub, or a builder name ("json", "csv", "parquet") with data_files.
+    name: str = Field(min_length=1)
+    # Dataset configuration (subset) name, if the dataset has several.
+    config: str | None = None
+    # Which split to read.
+    split: str = "train"
+    # Local files for a builder; relative paths are relative to the config file's folder.
+    data_files: list[str] | None = None
+    # Rename columns to the fields forgetmap reads: {"text" = "content", "id" = "uid"}; fields:
+    # id (optional: "<name>/<row>" when absent), text, or prompt + response, or messages.
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r}; fields are {', '.join(FIELDS)}")
+        return value
+
+
+class ChatterbotSource(_SourceBase):
+    """Conversations of the installed ``chatterbot-corpus`` package (offline); each conversation
+    is one chat example whose last turn is the response."""
+
+    kind: Literal["chatterbot"]
+    # Corpus language: a folder of chatterbot_corpus/data ("english", "spanish", ...).
+    language: str = Field("english", min_length=1)
+    # Category files of that language ("history", "ai", ...); unset: every category.
+    categories: list[str] | None = Field(None, min_length=1)
+
+
+class PydocSource(_SourceBase):
+    """Python's own documentation topics (``pydoc_data.topics``, offline), cut into chunks of
+    plain text."""
+
+    kind: Literal["pydoc"]
+    # Topic names ("if", "while", "TYPES", ...); unset: every topic.
+    topics: list[str] | None = Field(None, min_length=1)
+    # Target chunk length in characters; chunks end on a line break where one is near.
+    chunk_chars: int = Field(300, ge=40)
+
+
+Source = Annotated[
+    JsonlSource | HuggingFaceSource | ChatterbotSource | PydocSource, Field(discriminator="kind")
+]
+
+
+class UpstreamConfig(_Strict):
+    """The N upstream examples whose forgetting is measured (the matrix's columns)."""
+
+    # N: how many examples in all; drawn with the run's seed, without replacement.
+    n: int = Field(gt=0)
+    # Where they come from; N is split evenly over sources that do not set their own `n`.
+    sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> UpstreamConfig:
+        fixed = sum(source.n for source in self.sources if source.n is not None)
+        free = sum(source.n is None for source in self.sources)
+        if fixed > self.n or (free == 0 and fixed != self.n):
+            raise ValueError(
+                f"the sources' own n add up to {fixed}, which does not fit upstream.n = {self.n}"
+            )
+        if free and self.n - fixed < free:
+            raise ValueError(
+                f"upstream.n = {self.n} leaves fewer than one example for each source without n"
+            )
+        return self
+
+
+class TaskConfig(_Strict):
+    """One fine-tuning task (a row of the matrix)."""
+
+    # Unique task id (the row's name in the store).
+    id: str = Field(min_length=1)
+    # Task family, for per-group analyses; unset: the source's kind.
+    group: str | None = None
+    # The task's training data.
+    source: Source
+
+
+# ---------------------------------------------------------------------- training and scoring
+class TrainingConfig(_Strict):
+    """How each task is fine-tuned (mirrors :class:`forgetmap.lm.TrainingSettings`)."""
+
+    # "lora": train a fresh low-rank adapter per task; "full": train every weight.
+    method: Literal["lora", "full"] = "lora"
+    # LoRA rank r of the adapter matrices.
+    lora_rank: int = Field(8, gt=0)
+    # LoRA scaling alpha (the update is scaled by alpha / r).
+    lora_alpha: float = Field(16.0, gt=0)
+    # Dropout on the adapter's input during training.
+    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    # Module names that get adapters; unset: a sensible default for the architecture.
+    target_modules: list[str] | None = Field(None, min_length=1)
+    # Peak learning rate of AdamW.
+    learning_rate: float = Field(2e-4, gt=0)
+    # Optimizer steps per task.
+    steps: int = Field(20, gt=0)
+    # Examples per step.
+    batch_size: int = Field(4, gt=0)
+    # Training sequences are truncated to this many tokens.
+    max_length: int = Field(128, gt=1)
+    # Steps of linear warm-up before the linear decay.
+    warmup_steps: int = Field(2, ge=0)
+    # AdamW weight decay.
+    weight_decay: float = Field(0.0, ge=0.0)
+    # Gradients are clipped to this global norm.
+    max_grad_norm: float = Field(1.0, gt=0)
+    # Seed of the adapter initialisation, dropout and the order of training examples.
+    seed: int = 0
+
+    def settings(self) -> Any:
+        """The equivalent :class:`forgetmap.lm.TrainingSettings`."""
+        from forgetmap.lm import TrainingSettings
+
+        values = self.model_dump()
+        if values["target_modules"] is not None:
+            values["target_modules"] = tuple(values["target_modules"])
+        return TrainingSettings(**values)
+
+
+class ScoringConfig(_Strict):
+    """How upstream examples are scored before and after fine-tuning."""
+
+    # "nll" (mean token negative log-likelihood over the scored span; always first) and
+    # optionally "exact_match" (greedy decoding reproduces a chat response; 1 = forgotten).
+    metrics: list[Literal["nll", "exact_match"]] = Field(default_factory=lambda: ["nll"])
+    # Examples are truncated to this many tokens before scoring.
+    max_length: int = Field(128, gt=1)
+    # Examples per forward pass (length-sorted, so padding stays small).
+    batch_size: int = Field(16, gt=0)
+    # Longest greedy continuation for exact_match.
+    max_new_tokens: int = Field(64, gt=0)
+
+    @field_validator("metrics")
+    @classmethod
+    def _nll_first(cls, value: list[str]) -> list[str]:
+        if not value or value[0] != "nll" or len(set(value)) != len(value):
+            raise ValueError('must be ["nll"] or ["nll", "exact_match"]')
+        return value
+
+
+class ExperimentConfig(_Strict):
+    """A whole ``forgetmap collect`` experiment."""
+
+    # Seed of the upstream sample and of each task's training order.
+    seed: int = 0
+    # The model (see ModelConfig).
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    # The upstream examples (the matrix's columns).
+    upstream: UpstreamConfig
+    # The fine-tuning tasks (the matrix's rows).
+    tasks: list[TaskConfig] = Field(min_length=1)
+    # How each task is fine-tuned.
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    # How examples are scored.
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_task_ids(cls, tasks: list[TaskConfig]) -> list[TaskConfig]:
+        seen: set[str] = set()
+        for task in tasks:
+            if task.id in seen:
+                raise ValueError(f"duplicate task id {task.id!r}")
+            seen.add(task.id)
+        return tasks
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict holding every setting, defaults included (stored with the run)."""
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------- loading
+def load_config(path: str | os.PathLike[str]) -> tuple[ExperimentConfig, Path]:
+    """Read and validate a TOML experiment config.
+
+    Returns the config and the folder that relative data paths are resolved against (the
+    config file's folder). Raises :class:`~forgetmap.errors.ConfigError` with one line naming
+    the offending key, or :class:`~forgetmap.errors.InputFileNotFoundError`.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileNotFoundError(f"config file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise InputFileNotFoundError(f"config {str(path)!r} is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {str(path)!r} is not UTF-8 text") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{str(path)!r} is not valid TOML: {error}") from None
+    return parse_config(document, origin=str(path)), path.resolve().parent
+
+
+def parse_config(document: dict[str, Any], *, origin: str = "config") -> ExperimentConfig:
+    """Validate a config given as a dict (the parsed TOML, or a stored run's config)."""
+    try:
+        return ExperimentConfig.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(f"{origin}: {_first_problem(error)}") from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    message = f"{_key(first['loc'])}: {_explain(first)}"
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' * (len(problems) > 2)})"
+    return message
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    """``("tasks", 2, "source", "jsonl", "path")`` -> ``tasks[2].source.path``."""
+    parts: list[str] = []
+    previous: Any = None
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        elif item in SOURCE_KINDS and (previous == "source" or isinstance(previous, int)):
+            pass  # the union's tag that pydantic puts in the location; not a key of the file
+        else:
+            parts.append(str(item))
+        previous = item
+    return ".".join(parts) or "config"
+
+
+def _explain(problem: dict[str, Any]) -> str:
+    kind, context = problem["type"], problem.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
+        bound = next(iter(context.values()))
+        return f"must be {op} {bound}, got {problem['input']!r}"
+    if kind == "literal_error":
+        return f"must be {context.get('expected')}, got {problem['input']!r}"
+    if kind == "union_tag_invalid":
+        return f"kind must be one of {', '.join(SOURCE_KINDS)}, got {context.get('tag')!r}"
+    if kind == "union_tag_not_found":
+        return f"a source needs a kind: one of {', '.join(SOURCE_KINDS)}"
+    if kind in ("too_short", "string_too_short") and not problem.get("input"):
+        return "must not be empty"
+    message = str(problem["msg"])
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]

@@ -1,0 +1,41 @@
+"""Examples and the sources they come from: JSONL files, Hugging Face datasets, offline corpora."""
+
+from forgetmap.data._corpora import (
+    chatterbot_categories,
+    chatterbot_languages,
+    chunk_text,
+    pydoc_topics,
+    read_chatterbot,
+    read_pydoc,
+)
+from forgetmap.data._example import Example
+from forgetmap.data._huggingface import read_huggingface
+from forgetmap.data._jsonl import read_jsonl
+from forgetmap.data._records import record_to_example
+from forgetmap.data._select import (
+    describe_source,
+    load_source,
+    sample_examples,
+    select_task,
+    select_upstream,
+    upstream_shares,
+)
+
+__all__ = [
+    "Example",
+    "chatterbot_categories",
+    "chatterbot_languages",
+    "chunk_text",
+    "describe_source",
+    "load_source",
+    "pydoc_topics",
+    "read_chatterbot",
+    "read_huggingface",
+    "read_jsonl",
+    "read_pydoc",
+    "record_to_example",
+    "sample_examples",
+    "select_task",
+    "select_upstream",
+    "upstream_shares",
+]
