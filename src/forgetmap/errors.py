@@ -14,6 +14,7 @@ __all__ = [
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
+    "PredictionError",
     "StoreConflictError",
     "StoreError",
     "StoreNotFoundError",
@@ -59,3 +60,7 @@ class ModelNotFoundError(ForgetmapError, LookupError):
 
 class DataSourceError(ForgetmapError, ValueError):
     """A data source cannot give what the config asks (unknown corpus, too few examples, ...)."""
+
+
+class PredictionError(ForgetmapError, ValueError):
+    """Bad input to the prediction of forgetting (probe count, method, split, rows)."""

@@ -1,0 +1,278 @@
+"""What every completion estimator shares: input checks, batched fold-in and conformal intervals.
+
+An estimator learns from the training tasks once (``fit``) and then folds in a new task from the
+few examples evaluated on it (``predict_row``). Subclasses implement ``_fit`` and
+``_fold_in(cols, values) -> (predictions, scale)``; the scale (per entry, the model's own
+predictive standard deviation up to a constant) is turned into a calibrated interval here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from forgetmap.errors import PredictionError
+
+__all__ = [
+    "CompletionConvergenceWarning",
+    "CompletionEstimator",
+    "check_matrix",
+    "check_random_state",
+]
+
+
+class CompletionConvergenceWarning(UserWarning):
+    """An iterative fit (alternating least squares, logistic fits) stopped before converging."""
+
+
+def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:
+    """A generator from an int seed, a generator (used as is) or None (seed 0, for determinism)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(0 if random_state is None else int(random_state))
+
+
+def check_matrix(values: Any, what: str = "training matrix", min_rows: int = 2) -> np.ndarray:
+    """A float 2-D matrix of shape (n_tasks, n_examples) with NaN for unmeasured entries.
+
+    Raises :class:`PredictionError` for other shapes, ±inf, fewer than ``min_rows`` rows that hold
+    a measured entry, or no measured entry at all.
+    """
+    array = np.asarray(values)
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise PredictionError(f"the {what} holds {array.dtype} values; numbers are needed")
+    if array.ndim != 2:
+        raise PredictionError(f"the {what} must be 2-D (tasks × examples), got {array.ndim}-D")
+    if array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    if np.isinf(array).any():
+        raise PredictionError(f"the {what} holds ±inf; use NaN for unmeasured entries")
+    rows_with_data = int(np.isfinite(array).any(axis=1).sum())
+    if rows_with_data < min_rows:
+        raise PredictionError(
+            f"the {what} has {rows_with_data} task row(s) with measured entries; "
+            f"at least {min_rows} training rows are needed"
+        )
+    return array
+
+
+class CompletionEstimator(ABC):
+    """Base class: ``fit(Z_train)`` once, then ``predict_row(cols, values)`` for each new task.
+
+    Subclasses set ``binary_only`` when they model exact-match (0/1) forgetting and
+    ``has_intervals`` when ``_fold_in`` returns a meaningful scale.
+    """
+
+    binary_only = False
+    has_intervals = True
+    uses_task_index = False
+
+    def get_params(self) -> dict[str, Any]:
+        """The keyword arguments the estimator was made with."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        import inspect
+
+        signature = inspect.signature(cls.__init__)
+        return [p for p in signature.parameters if p != "self"]
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, Z_train: Any) -> CompletionEstimator:
+        """Learn from the training tasks.
+
+        Parameters
+        ----------
+        Z_train : array-like of shape (n_tasks, n_examples)
+            Forgetting of the training tasks; NaN marks unmeasured entries.
+
+        Returns
+        -------
+        self
+        """
+        Z = check_matrix(Z_train)
+        if self.binary_only:
+            finite = Z[np.isfinite(Z)]
+            if not np.isin(finite, (0.0, 1.0)).all():
+                raise PredictionError(
+                    f"{type(self).__name__} models binary forgetting; the matrix holds values "
+                    "other than 0 and 1"
+                )
+        self.n_examples_ = Z.shape[1]
+        self._fit(Z)
+        self._conformal: dict[tuple[int, float], float] = {}
+        self._calibration_matrix = Z
+        return self
+
+    @abstractmethod
+    def _fit(self, Z: np.ndarray) -> None:
+        """Learn the state ending in ``_`` from a checked (n_tasks, n_examples) matrix."""
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_examples_"):
+            raise PredictionError(f"{type(self).__name__} is not fitted; call fit(Z_train) first")
+
+    def _check_probes(self, cols: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
+        cols = np.asarray(cols)
+        values = np.asarray(values, dtype=np.float64)
+        if cols.ndim != 1 or values.shape != cols.shape:
+            raise PredictionError(
+                f"probe columns {cols.shape} and values {values.shape} must be 1-D of equal length"
+            )
+        if cols.size < 1:
+            raise PredictionError("at least one probe (k >= 1) is needed to fold in a task")
+        if cols.dtype.kind not in "iu" or cols.min() < 0 or cols.max() >= self.n_examples_:
+            raise PredictionError(f"probe columns must be integers in [0, {self.n_examples_})")
+        if np.unique(cols).size != cols.size:
+            raise PredictionError("probe columns repeat; draw them without replacement")
+        if not np.isfinite(values).all():
+            raise PredictionError("probe values must be finite (measured entries)")
+        return cols.astype(np.intp), values
+
+    # ------------------------------------------------------------------ prediction
+    def predict_row(self, cols: Any, values: Any) -> np.ndarray:
+        """Predict a new task's forgetting of every example from k observed entries.
+
+        Parameters
+        ----------
+        cols : array-like of int, shape (k,)
+            The probed examples (distinct column indices).
+        values : array-like of shape (k,)
+            Their measured forgetting.
+
+        Returns
+        -------
+        ndarray of shape (n_examples,)
+            Predictions for every example (probabilities for binary estimators).
+        """
+        self._check_fitted()
+        cols, values = self._check_probes(cols, values)
+        return self._fold_in_many([cols], [values], with_scale=False)[0][0]
+
+    def predict_rows(self, cols: Any, values: Any) -> np.ndarray:
+        """Batched :meth:`predict_row`: cols and values of shape (n_rows, k) -> (n_rows, N)."""
+        cols = np.asarray(cols)
+        values = np.asarray(values, dtype=np.float64)
+        if cols.ndim != 2 or values.shape != cols.shape:
+            raise PredictionError("batched probes need cols and values of shape (n_rows, k)")
+        self._check_fitted()
+        checked = [self._check_probes(c, v) for c, v in zip(cols, values, strict=True)]
+        return self._fold_in_many(
+            [c for c, _ in checked], [v for _, v in checked], with_scale=False
+        )[0]
+
+    def predict_interval(
+        self, cols: Any, values: Any, *, level: float = 0.9
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prediction and a calibrated predictive interval for every example.
+
+        The estimator's own predictive scale (for the ridge fold-in: the posterior standard
+        deviation) is multiplied by a conformal factor: the ``level`` quantile of standardised
+        residuals of training tasks folded in from the same number of probes by a model fitted
+        without them (cross-fitting over training tasks, on a column subsample).
+
+        Returns
+        -------
+        prediction, lower, upper : ndarray of shape (n_examples,)
+        """
+        self._check_fitted()
+        cols, values = self._check_probes(cols, values)
+        prediction, lower, upper = self._intervals([cols], [values], level)
+        return prediction[0], lower[0], upper[0]
+
+    def _intervals(
+        self, cols: list[np.ndarray], values: list[np.ndarray], level: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.has_intervals:
+            raise PredictionError(f"{type(self).__name__} gives probabilities, not intervals")
+        if not 0.0 < level < 1.0:
+            raise PredictionError(f"interval level must lie in (0, 1), got {level}")
+        prediction, scale = self._fold_in_many(cols, values, with_scale=True)
+        factor = self.conformal_factor(len(cols[0]), level)
+        return prediction, prediction - factor * scale, prediction + factor * scale
+
+    def _fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prediction, scale = self._fold_in_many([cols], [values], with_scale=True)
+        return prediction[0], scale[0]
+
+    @abstractmethod
+    def _fold_in_many(
+        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n_rows, n_examples) and, if asked, their predictive scale (same shape)."""
+
+    # ------------------------------------------------------------------ calibration
+    def conformal_factor(
+        self, k: int, level: float = 0.9, *, n_folds: int = 5, max_columns: int = 2000
+    ) -> float:
+        """The multiplier turning the predictive scale into a ``level`` interval for ``k`` probes.
+
+        Training tasks are split in ``n_folds``; a copy of the estimator is fitted on the others
+        (restricted to at most ``max_columns`` random columns, for speed at large N), each held-out
+        task is folded in from ``k`` random probes, and the ``level`` quantile (with the finite-
+        sample correction of split conformal prediction) of |residual| / scale on its unrevealed
+        entries is returned. Cached per (k, level).
+        """
+        self._check_fitted()
+        key = (int(k), float(level))
+        if key in self._conformal:
+            return self._conformal[key]
+        Z = self._calibration_matrix
+        rng = np.random.default_rng(12345)
+        n_tasks, n_examples = Z.shape
+        columns = np.arange(n_examples)
+        if n_examples > max_columns:
+            columns = np.sort(rng.choice(n_examples, size=max_columns, replace=False))
+        sub = Z[:, columns]
+        rows = np.flatnonzero(np.isfinite(sub).sum(axis=1) > k)
+        scores: list[np.ndarray] = []
+        folds = np.array_split(rng.permutation(rows), min(n_folds, len(rows)))
+        for fold in folds:
+            train = np.setdiff1d(np.arange(n_tasks), fold)
+            if np.isfinite(sub[train]).any(axis=1).sum() < 2 or len(fold) == 0:
+                continue
+            clone = type(self)(**self.get_params())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CompletionConvergenceWarning)
+                clone.fit(sub[train])
+            for row in fold:
+                measured = np.flatnonzero(np.isfinite(sub[row]))
+                probe = rng.choice(measured, size=k, replace=False)
+                prediction, scale = clone._fold_in(probe, sub[row, probe].astype(np.float64))
+                hidden = np.setdiff1d(measured, probe)
+                residual = np.abs(sub[row, hidden] - prediction[hidden])
+                scores.append(residual / np.maximum(scale[hidden], 1e-12))
+        if not scores:
+            factor = float(_normal_quantile(level))
+        else:
+            pooled = np.concatenate(scores)
+            n = pooled.size
+            q = min(1.0, np.ceil((n + 1) * level) / n)
+            factor = float(np.quantile(pooled, q))
+        self._conformal[key] = factor
+        return factor
+
+
+def _normal_quantile(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def column_means(Z: np.ndarray) -> tuple[np.ndarray, float]:
+    """Column means of a NaN-masked matrix (the grand mean where a column is empty), grand mean."""
+    finite = np.isfinite(Z)
+    total = np.where(finite, Z, 0.0).sum(axis=0, dtype=np.float64)
+    count = finite.sum(axis=0)
+    grand = float(total.sum() / max(count.sum(), 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(count > 0, total / np.maximum(count, 1), grand)
+    return means, grand

@@ -1,0 +1,237 @@
+"""Rank-r completion: column factors learned once, a new task folded in by ridge on its probes.
+
+Training rows give the example factors V (truncated SVD of the column-centred matrix, or masked
+alternating least squares when entries are missing). A new task's scores w are the posterior mean
+of ``y = V[cols] w + noise`` under the prior w ~ N(mean, var) of the training tasks' scores, so
+the fold-in costs one r×r solve per task and never refits the model.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from forgetmap.errors import PredictionError
+from forgetmap.predict._base import (
+    CompletionConvergenceWarning,
+    CompletionEstimator,
+    check_random_state,
+    column_means,
+)
+
+
+def truncated_svd(R: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leading singular triplets of a complete matrix via the smaller Gram matrix.
+
+    Parameters
+    ----------
+    R : ndarray of shape (n_tasks, n_examples)
+    rank : int
+
+    Returns
+    -------
+    U : ndarray of shape (n_tasks, r)
+    s : ndarray of shape (r,)
+    V : ndarray of shape (n_examples, r)
+        ``r <= rank``: directions with a negligible singular value are dropped.
+    """
+    m, n = R.shape
+    small_side = R @ R.T if m <= n else R.T @ R
+    eigvals, eigvecs = np.linalg.eigh(small_side.astype(np.float64))
+    order = np.argsort(eigvals)[::-1][:rank]
+    eigvals, eigvecs = np.clip(eigvals[order], 0.0, None), eigvecs[:, order]
+    s = np.sqrt(eigvals)
+    keep = s > max(s[0] if s.size else 0.0, 1e-300) * 1e-7
+    s, eigvecs = s[keep], eigvecs[:, keep]
+    if m <= n:
+        U = eigvecs
+        V = (R.T @ U.astype(R.dtype)).astype(np.float64) / s
+    else:
+        V = eigvecs
+        U = (R @ V.astype(R.dtype)).astype(np.float64) / s
+    return U, s, V
+
+
+def masked_als(
+    R: np.ndarray, rank: int, *, reg: float, max_iter: int, tol: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """Rank-r factors of a NaN-masked matrix by regularised alternating least squares.
+
+    Minimises ``Σ_observed (R_ij - u_i·v_j)² + reg (|U|² + |V|²)``; returns the factors
+    re-orthogonalised as (U, s, V) like :func:`truncated_svd`, the iterations run and whether the
+    relative change of the objective fell below ``tol``.
+    """
+    finite = np.isfinite(R)
+    weight = finite.astype(np.float64)
+    filled = np.where(finite, R, 0.0).astype(np.float64)
+    m, n = R.shape
+    U0, s0, V0 = truncated_svd(filled, rank)
+    r = max(len(s0), 1)
+    U = U0 * np.sqrt(s0) if len(s0) else rng.normal(scale=1e-2, size=(m, r))
+    V = V0 * np.sqrt(s0) if len(s0) else rng.normal(scale=1e-2, size=(n, r))
+    eye = reg * np.eye(r)
+    previous = np.inf
+    converged = False
+    iteration = 0
+    for iteration in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+        # Rows: (V^T W_i V + reg I) u_i = V^T W_i r_i, all rows at once.
+        gram = np.einsum("in,nr,ns->irs", weight, V, V) + eye
+        U = np.linalg.solve(gram, (filled @ V)[..., None])[..., 0]
+        gram = np.einsum("in,ir,is->nrs", weight, U, U) + eye
+        V = np.linalg.solve(gram, (filled.T @ U)[..., None])[..., 0]
+        objective = float(
+            (weight * (filled - U @ V.T) ** 2).sum() + reg * ((U**2).sum() + (V**2).sum())
+        )
+        if abs(previous - objective) <= tol * max(objective, 1e-300):
+            converged = True
+            break
+        previous = objective
+    Qu, Ru = np.linalg.qr(U)
+    Qv, Rv = np.linalg.qr(V)
+    a, s, bt = np.linalg.svd(Ru @ Rv.T)
+    keep = s > max(s[0] if s.size else 0.0, 1e-300) * 1e-7
+    return (Qu @ a)[:, keep], s[keep], (Qv @ bt.T)[:, keep], iteration, converged
+
+
+class LowRank(CompletionEstimator):
+    """Rank-r completion with ridge fold-in (column-centred by default).
+
+    Parameters
+    ----------
+    rank : int, default=5
+        Number of factors r (fewer are kept when the training matrix has lower rank).
+    center : bool, default=True
+        Subtract the training column means first (the mean model plus r factors).
+    alpha : float, default=1.0
+        Multiplies the empirical-Bayes ridge σ²/τ²_r of the fold-in (0: least squares).
+    reg : float, default=1e-3
+        L2 penalty of alternating least squares (only when entries are missing).
+    max_iter : int, default=200
+        Iterations of alternating least squares.
+    tol : float, default=1e-7
+        Relative change of the ALS objective that counts as converged.
+    random_state : int, Generator or None
+        Seeds the initialisation of alternating least squares.
+
+    Attributes
+    ----------
+    column_means_ : ndarray of shape (n_examples,)
+    components_ : ndarray of shape (r, n_examples)
+        Orthonormal example factors (right singular vectors).
+    singular_values_ : ndarray of shape (r,)
+    task_factors_ : ndarray of shape (n_tasks, r)
+        Scores of the training tasks (U·s).
+    noise_var_ : float
+        Residual variance per entry (σ²).
+    n_iter_ : int
+        ALS iterations run (0 for a complete matrix).
+    """
+
+    def __init__(
+        self,
+        rank: int = 5,
+        center: bool = True,
+        alpha: float = 1.0,
+        reg: float = 1e-3,
+        max_iter: int = 200,
+        tol: float = 1e-7,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.rank = rank
+        self.center = center
+        self.alpha = alpha
+        self.reg = reg
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def _fit(self, Z: np.ndarray) -> None:
+        if int(self.rank) < 1:
+            raise PredictionError(f"rank must be at least 1, got {self.rank}")
+        rng = check_random_state(self.random_state)
+        finite = np.isfinite(Z)
+        means = column_means(Z)[0] if self.center else np.zeros(Z.shape[1])
+        R = Z - means.astype(Z.dtype)[None, :]
+        if finite.all():
+            U, s, V = truncated_svd(R, int(self.rank))
+            self.n_iter_ = 0
+            total = float(np.einsum("ij,ij->", R, R, dtype=np.float64))
+            residual_ss = max(total - float((s**2).sum()), 0.0)
+            count = R.size
+        else:
+            U, s, V, self.n_iter_, converged = masked_als(
+                R, int(self.rank), reg=self.reg, max_iter=self.max_iter, tol=self.tol, rng=rng
+            )
+            if not converged:
+                warnings.warn(
+                    f"alternating least squares did not converge in {self.max_iter} iterations",
+                    CompletionConvergenceWarning,
+                    stacklevel=3,
+                )
+            fitted = (U * s) @ V.T
+            residual = np.where(finite, np.where(finite, R, 0.0) - fitted, 0.0)
+            residual_ss = float((residual**2).sum())
+            count = int(finite.sum())
+        r = len(s)
+        dof = max(count - r * (Z.shape[0] + Z.shape[1] - r), 1)
+        scale_floor = 1e-24 * max(float(np.nanmean(R**2)), 1e-300)
+        self.column_means_ = means.astype(np.float64)
+        self.components_ = V.T.copy()
+        self._V = np.ascontiguousarray(V)
+        self.singular_values_ = s
+        self.task_factors_ = U * s
+        self.noise_var_ = max(residual_ss / dof, scale_floor)
+        self.prior_mean_ = self.task_factors_.mean(axis=0) if r else np.zeros(0)
+        prior_var = self.task_factors_.var(axis=0) if r else np.zeros(0)
+        self.prior_var_ = np.maximum(prior_var, 1e-12 * max(prior_var.max(initial=0.0), 1e-300))
+
+    def fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean (r,) and covariance (r, r) of a new task's scores from its probes."""
+        A = self._V[cols]  # (k, r)
+        y = values - self.column_means_[cols] - A @ self.prior_mean_
+        ridge = float(self.alpha) * self.noise_var_ / self.prior_var_
+        H = A.T @ A + np.diag(ridge)
+        H += np.eye(len(H)) * 1e-13 * max(np.trace(H) / max(len(H), 1), 1e-300)
+        w = self.prior_mean_ + np.linalg.solve(H, A.T @ y)
+        return w, self.noise_var_ * np.linalg.inv(H)
+
+    def _fold_in_many(
+        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        posterior = [self.fold_in(c, v) for c, v in zip(cols, values, strict=True)]
+        W = np.stack([w for w, _ in posterior])  # (S, r)
+        prediction = W @ self.components_
+        prediction += self.column_means_[None, :]
+        if not with_scale:
+            return prediction, None
+        cov = np.stack([c for _, c in posterior])  # (S, r, r)
+        V = self._V
+        variance = np.einsum("nr,srt,nt->sn", V, cov, V, optimize=True) + self.noise_var_
+        return prediction, np.sqrt(variance)
+
+
+class Multiplicative(LowRank):
+    """Rank-1, uncentred: forgetting = task strength × example susceptibility (the paper's fit).
+
+    A new task's strength is the ridge fold-in of its probes on the example susceptibilities.
+    Parameters and attributes as :class:`LowRank` with ``rank=1, center=False``.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        reg: float = 1e-3,
+        max_iter: int = 200,
+        tol: float = 1e-7,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(
+            rank=1,
+            center=False,
+            alpha=alpha,
+            reg=reg,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=random_state,
+        )

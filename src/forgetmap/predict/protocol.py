@@ -1,0 +1,489 @@
+"""The evaluation protocol: splits over tasks, probe masks, metrics on unrevealed entries.
+
+The protocol, not the estimator, draws the masks: for every test task and seed, k probe columns
+are drawn without replacement, afresh, from that task's measured entries; the estimator sees only
+those k values, and every metric is computed on the task's other measured entries.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from forgetmap.errors import PredictionError
+from forgetmap.predict import _registry
+from forgetmap.predict._base import CompletionConvergenceWarning, check_matrix
+from forgetmap.predict.probing import active_probes, random_probes
+
+__all__ = ["draw_probes", "evaluate", "make_folds", "parse_split", "row_metrics"]
+
+METRICS = (
+    "rmse",
+    "mae",
+    "pearson",
+    "spearman",
+    "f1",
+    "precision",
+    "recall",
+    "auc",
+    "precision_at_10",
+)
+
+
+def parse_split(split: str) -> tuple[str, int | str | None]:
+    """Parse ``loo``, ``kfold:5`` -> ("kfold", 5) or ``group:family`` -> ("group", "family")."""
+    text = str(split).strip()
+    if text == "loo":
+        return "loo", None
+    kind, _, arg = text.partition(":")
+    if kind == "kfold":
+        try:
+            folds = int(arg)
+        except ValueError:
+            folds = 0
+        if folds < 2:
+            raise PredictionError(f"split {split!r}: kfold needs a number of folds >= 2 (kfold:5)")
+        return "kfold", folds
+    if kind == "group" and arg:
+        return "group", arg
+    raise PredictionError(f"unknown split {split!r}; use loo, kfold:N or group:FIELD")
+
+
+def make_folds(
+    n_tasks: int, split: str, *, groups: Sequence[Any] | None = None, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train rows, test rows) pairs over tasks for a split.
+
+    ``group:FIELD`` holds out each task family in turn (out-of-domain): ``groups`` gives the
+    family of every task row.
+    """
+    kind, arg = parse_split(split)
+    rows = np.arange(n_tasks)
+    if kind == "loo":
+        tests = [np.array([i]) for i in rows]
+    elif kind == "kfold":
+        assert isinstance(arg, int)
+        if arg > n_tasks:
+            raise PredictionError(f"split kfold:{arg} needs at least {arg} tasks, got {n_tasks}")
+        tests = [
+            np.sort(f) for f in np.array_split(np.random.default_rng(seed).permutation(rows), arg)
+        ]
+    else:
+        if groups is None or len(groups) != n_tasks:
+            raise PredictionError(f"split {split!r} needs the task field {arg!r} for every task")
+        labels = np.asarray([str(g) for g in groups])
+        names = list(dict.fromkeys(labels))
+        if len(names) < 2:
+            raise PredictionError(f"split {split!r}: all tasks share one {arg!r}; need two or more")
+        tests = [np.flatnonzero(labels == name) for name in names]
+    return [(np.setdiff1d(rows, test), test) for test in tests]
+
+
+def draw_probes(measured: np.ndarray, k: int, n_seeds: int, *, seed: int, row: int) -> np.ndarray:
+    """Random probe columns of one test row for each seed, shape (n_seeds, k).
+
+    Drawn without replacement from the row's measured columns, with an independent generator per
+    (seed, row, repetition), so every row and repetition gets a fresh draw.
+    """
+    return np.stack(
+        [
+            random_probes(measured, k, np.random.default_rng([seed, row, repetition]))
+            for repetition in range(n_seeds)
+        ]
+    )
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(x)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b) / denominator if denominator > 0 else math.nan
+
+
+def row_metrics(
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    *,
+    threshold: float,
+    predicted_threshold: float,
+    rank_sample: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Per-row metrics on unrevealed entries (truth and prediction of shape (n,)).
+
+    Returns sums for the pooled metrics (``se``, ``ae``, ``n``, ``tp``, ``fp``, ``fn``) and the
+    per-row ``pearson``, ``spearman``, ``auc`` and ``precision_at_10``; rank-based ones use
+    ``rank_sample`` (indices into the row) when given.
+    """
+    error = predicted - truth
+    positive = truth > threshold
+    flagged = predicted > predicted_threshold
+    out = {
+        "se": float(error @ error),
+        "ae": float(np.abs(error).sum()),
+        "n": float(truth.size),
+        "tp": float((positive & flagged).sum()),
+        "fp": float((~positive & flagged).sum()),
+        "fn": float((positive & ~flagged).sum()),
+        "pearson": _pearson(truth, predicted),
+    }
+    if rank_sample is not None:
+        truth, predicted, positive = (
+            truth[rank_sample],
+            predicted[rank_sample],
+            positive[rank_sample],
+        )
+    rank_predicted = _ranks(predicted)
+    out["spearman"] = _pearson(_ranks(truth), rank_predicted)
+    n_pos = int(positive.sum())
+    n_neg = truth.size - n_pos
+    out["auc"] = (
+        (float(rank_predicted[positive].sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        if n_pos and n_neg
+        else math.nan
+    )
+    top = max(1, math.ceil(0.1 * truth.size))
+    if top < truth.size:
+        predicted_top = np.argpartition(-predicted, top - 1)[:top]
+        true_top = np.argpartition(-truth, top - 1)[:top]
+        out["precision_at_10"] = float(np.isin(predicted_top, true_top).mean())
+    else:
+        out["precision_at_10"] = math.nan
+    return out
+
+
+class _Tally:
+    """Metric sums of one method, per seed, over all test rows."""
+
+    def __init__(self, n_seeds: int) -> None:
+        self.pooled = np.zeros((n_seeds, 6))  # se, ae, n, tp, fp, fn
+        self.rows: dict[str, list[list[float]]] = {
+            name: [[] for _ in range(n_seeds)]
+            for name in ("pearson", "spearman", "auc", "precision_at_10")
+        }
+        self.covered = np.zeros((n_seeds, 2))
+        self.seconds = 0.0
+
+    def add(self, seed: int, metrics: dict[str, float]) -> None:
+        self.pooled[seed] += [metrics[k] for k in ("se", "ae", "n", "tp", "fp", "fn")]
+        for name, lists in self.rows.items():
+            lists[seed].append(metrics[name])
+
+    def summary(self, with_coverage: bool) -> dict[str, float | None]:
+        se, ae, n, tp, fp, fn = self.pooled.T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_seed = {
+                "rmse": np.sqrt(se / n),
+                "mae": ae / n,
+                "precision": np.where(tp + fp > 0, tp / (tp + fp), np.nan),
+                "recall": np.where(tp + fn > 0, tp / (tp + fn), np.nan),
+                "f1": np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan),
+            }
+            for name, lists in self.rows.items():
+                per_seed[name] = np.array([_nanmean(values) for values in lists])
+            if with_coverage:
+                per_seed["coverage_90"] = self.covered[:, 0] / self.covered[:, 1]
+        result: dict[str, float | None] = {}
+        for name in (*METRICS, "coverage_90"):
+            if name not in per_seed:
+                continue
+            values = per_seed[name]
+            result[name] = _number(_nanmean(values))
+            finite = values[np.isfinite(values)]
+            result[f"{name}_std"] = _number(float(finite.std())) if finite.size else None
+        result["seconds"] = round(self.seconds, 4)
+        return result
+
+
+def _nanmean(values: Any) -> float:
+    array = np.asarray(values, dtype=np.float64)
+    finite = array[np.isfinite(array)]
+    return float(finite.mean()) if finite.size else math.nan
+
+
+def _number(value: float) -> float | None:
+    return None if not math.isfinite(value) else float(value)
+
+
+def _is_binary(Z: np.ndarray) -> bool:
+    finite = Z[np.isfinite(Z)]
+    return bool(finite.size) and bool(np.isin(finite, (0.0, 1.0)).all())
+
+
+def _baseline(
+    name: str,
+    similarities: Mapping[str, np.ndarray] | None,
+    texts: Mapping[str, Any] | None,
+    shape: tuple[int, int],
+    seed: int,
+) -> tuple[Any | None, str | None]:
+    """The baseline estimator for ``name``, or None and the reason it cannot run."""
+    from forgetmap.predict.baselines import CalibratedScore, RepresentationDotProduct
+
+    similarities = similarities or {}
+    if name.startswith("similarity_") or name == "gradient":
+        key = "gradient" if name == "gradient" else name.removeprefix("similarity_")
+        scores = similarities.get(key)
+        if scores is None:
+            return None, f"no similarity_{key} array (run `forgetmap similarity` first)"
+        if np.shape(scores) != shape:
+            return None, f"similarity_{key} has shape {np.shape(scores)}, the matrix {shape}"
+        return CalibratedScore(np.asarray(scores)), None
+    if texts is None or texts.get("tasks") is None or texts.get("examples") is None:
+        return None, "needs task training texts (artifact task_texts) and example texts"
+    if len(texts["tasks"]) != shape[0] or len(texts["examples"]) != shape[1]:
+        return None, "task texts or example texts do not match the matrix"
+    if any(text is None for text in texts["examples"]):
+        return None, "some examples have no text"
+    return RepresentationDotProduct(texts["tasks"], texts["examples"], random_state=seed), None
+
+
+def evaluate(
+    values: Any,
+    *,
+    methods: Sequence[str] | None = None,
+    k: int = 30,
+    seeds: int = 10,
+    split: str = "loo",
+    probe: str = "random",
+    groups: Sequence[Any] | None = None,
+    similarities: Mapping[str, np.ndarray] | None = None,
+    texts: Mapping[str, Any] | None = None,
+    threshold: float = 0.0,
+    level: float = 0.9,
+    seed: int = 0,
+    max_rank_entries: int = 100_000,
+    scatter_points: int = 2000,
+) -> dict[str, Any]:
+    """Compare predictors of a held-out task's forgetting from k probed examples.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_tasks, n_examples)
+        The forgetting matrix; NaN marks unmeasured entries.
+    methods : list of str, optional
+        Completion methods (``mean``, ``additive``, ``multiplicative``, ``lowrank``, ``knn``,
+        ``logistic_additive``, ``logistic_lowrank``) and baselines (``similarity_embedding``,
+        ``similarity_tfidf``, ``gradient``, ``representation``). Default: all that suit the
+        matrix (logistic ones only for binary matrices).
+    k : int
+        Probes per test task; must be below every test row's number of measured entries.
+    seeds : int
+        Repetitions with fresh probe draws; metrics are mean and std over them.
+    split : str
+        ``loo``, ``kfold:N`` or ``group:FIELD`` (with ``groups``).
+    probe : str
+        ``random`` or ``active`` (greedy D-optimal on the training rows' leading factors).
+    groups : sequence, optional
+        The FIELD value of each task row, for ``group:FIELD``.
+    similarities : {"embedding"|"tfidf"|"gradient": ndarray (n_tasks, n_examples)}, optional
+    texts : {"tasks": list of list of str, "examples": list of str}, optional
+        For the representation baseline.
+    threshold : float
+        An entry is "forgotten" when its forgetting exceeds it (F1, precision, recall, AUC);
+        predictions are flagged above it too (above 0.5 for binary matrices).
+    level : float
+        Nominal coverage of the predictive intervals (reported as ``coverage_90`` for 0.9).
+    max_rank_entries : int
+        Rank-based metrics (Spearman, AUC, precision@10%) of a row use a seeded subsample of at
+        most this many unrevealed entries (all of them below it).
+
+    Returns
+    -------
+    dict
+        ``methods`` {name: {rmse, mae, pearson, spearman, f1, precision, recall, auc,
+        precision_at_10, coverage_90 (methods with intervals), seconds, and ``<metric>_std``}},
+        ``skipped`` {name: reason}, ``settings``, ``scatter`` {name: {true, predicted}}.
+    """
+    Z = check_matrix(values, "forgetting matrix")
+    n_tasks, n_examples = Z.shape
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise PredictionError(f"k must be a positive integer, got {k!r}")
+    k = int(k)
+    if int(seeds) < 1:
+        raise PredictionError(f"seeds must be at least 1, got {seeds!r}")
+    if probe not in ("random", "active"):
+        raise PredictionError(f"unknown probe strategy {probe!r}; use random or active")
+    binary = _is_binary(Z)
+    requested = (
+        list(methods)
+        if methods
+        else list(_registry.DEFAULT_BINARY if binary else _registry.DEFAULT_CONTINUOUS)
+    )
+    for name in requested:
+        if name not in _registry.ALL_METHODS:
+            raise PredictionError(
+                f"unknown method {name!r}; choose from {', '.join(_registry.ALL_METHODS)}"
+            )
+    folds = make_folds(n_tasks, split, groups=groups, seed=seed)
+    measured = np.isfinite(Z)
+    for train, test in folds:
+        for row in test:
+            count = int(measured[row].sum())
+            if count == 0:
+                raise PredictionError(f"test task row {row} has no measured (finite) entries")
+            if k >= count:
+                raise PredictionError(
+                    f"k={k} probes must be fewer than the {count} measured entries "
+                    f"of task row {row}"
+                )
+        if int(measured[train].any(axis=1).sum()) < 2:
+            raise PredictionError(
+                f"a fold has {int(measured[train].any(axis=1).sum())} training task row(s) with "
+                "measured entries; at least 2 are needed"
+            )
+
+    skipped: dict[str, str] = {}
+    runnable: list[str] = []
+    for name in requested:
+        if name in _registry.COMPLETION:
+            if _registry.make_estimator(name).binary_only and not binary:
+                skipped[name] = "models binary (0/1) forgetting; this matrix is not binary"
+                continue
+        else:
+            _, reason = _baseline(name, similarities, texts, Z.shape, seed)
+            if reason:
+                skipped[name] = reason
+                continue
+        runnable.append(name)
+
+    n_seeds = int(seeds)
+    tallies = {name: _Tally(n_seeds) for name in runnable}
+    scatter = {name: ([], []) for name in runnable}
+    n_test_rows = sum(len(test) for _, test in folds)
+    per_row_points = max(1, math.ceil(scatter_points / max(n_test_rows, 1)))
+    predicted_threshold = 0.5 if binary else threshold
+    baselines = {name: _baseline(name, similarities, texts, Z.shape, seed)[0] for name in runnable}
+
+    for train, test in folds:
+        fitted: dict[str, Any] = {}
+        for name in runnable:
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CompletionConvergenceWarning)
+                if name in _registry.COMPLETION:
+                    fitted[name] = _registry.make_estimator(name, seed).fit(Z[train])
+                else:
+                    fitted[name] = baselines[name].fit(Z[train], train)
+            tallies[name].seconds += time.perf_counter() - start
+        components = None
+        if probe == "active":
+            from forgetmap.predict._lowrank import LowRank
+
+            factors = LowRank(rank=min(10, k), random_state=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CompletionConvergenceWarning)
+                components = factors.fit(Z[train]).components_
+        for row in test:
+            columns = np.flatnonzero(measured[row])
+            if probe == "random":
+                probes = draw_probes(columns, k, n_seeds, seed=seed, row=int(row))
+            else:
+                chosen = active_probes(components, k, columns)
+                probes = np.repeat(chosen[None, :], n_seeds, axis=0)
+            truth_row = Z[row].astype(np.float64)
+            hidden = []
+            for s in range(n_seeds):
+                keep = measured[row].copy()
+                keep[probes[s]] = False
+                hidden.append(np.flatnonzero(keep))
+            rank_samples = [
+                np.sort(
+                    np.random.default_rng([seed, int(row), s, 1]).choice(
+                        len(h), size=max_rank_entries, replace=False
+                    )
+                )
+                if len(h) > max_rank_entries
+                else None
+                for s, h in enumerate(hidden)
+            ]
+            chosen_points = np.random.default_rng([seed, int(row), 2]).permutation(len(hidden[0]))[
+                :per_row_points
+            ]
+            for name in runnable:
+                estimator = fitted[name]
+                start = time.perf_counter()
+                lower = upper = None
+                if name not in _registry.COMPLETION:
+                    prediction = np.repeat(estimator.predict_tasks(np.array([row])), n_seeds, 0)
+                else:
+                    probe_values = truth_row[probes]
+                    cols_list = list(probes)
+                    values_list = list(probe_values)
+                    if estimator.has_intervals:
+                        prediction, lower, upper = estimator._intervals(
+                            cols_list, values_list, level
+                        )
+                    else:
+                        prediction = estimator._fold_in_many(cols_list, values_list, False)[0]
+                tally = tallies[name]
+                for s in range(n_seeds):
+                    h = hidden[s]
+                    truth = truth_row[h]
+                    guess = prediction[s, h]
+                    tally.add(
+                        s,
+                        row_metrics(
+                            truth,
+                            guess,
+                            threshold=threshold,
+                            predicted_threshold=predicted_threshold,
+                            rank_sample=rank_samples[s],
+                        ),
+                    )
+                    if lower is not None:
+                        inside = (truth >= lower[s, h]) & (truth <= upper[s, h])
+                        tally.covered[s] += (inside.sum(), inside.size)
+                true_points, predicted_points = scatter[name]
+                true_points.extend(truth_row[hidden[0][chosen_points]].tolist())
+                predicted_points.extend(prediction[0, hidden[0][chosen_points]].tolist())
+                tally.seconds += time.perf_counter() - start
+
+    return {
+        "methods": {
+            name: tallies[name].summary(
+                with_coverage=name in _registry.COMPLETION and fitted_has_intervals(name)
+            )
+            for name in runnable
+        },
+        "skipped": skipped,
+        "settings": {
+            "k": k,
+            "seeds": n_seeds,
+            "split": split,
+            "probe": probe,
+            "threshold": threshold,
+            "predicted_threshold": predicted_threshold,
+            "level": level,
+            "seed": seed,
+            "binary": binary,
+            "n_tasks": n_tasks,
+            "n_examples": n_examples,
+            "n_folds": len(folds),
+            "n_test_rows": n_test_rows,
+            "max_rank_entries": max_rank_entries,
+            "methods": requested,
+        },
+        "scatter": {
+            name: {
+                "true": [round(v, 6) for v in scatter[name][0][:scatter_points]],
+                "predicted": [round(float(v), 6) for v in scatter[name][1][:scatter_points]],
+            }
+            for name in runnable
+        },
+    }
+
+
+def fitted_has_intervals(name: str) -> bool:
+    """Whether the completion method ``name`` gives predictive intervals."""
+    return bool(_registry.make_estimator(name).has_intervals)
