@@ -13,9 +13,7 @@ from forgetmap.cli._options import output
 def replay(
     ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="Replay experiment config (TOML).")],
-    out: Annotated[
-        Path, typer.Option("--out", help="Result directory (resumed when rerun).")
-    ],
+    out: Annotated[Path, typer.Option("--out", help="Result directory (resumed when rerun).")],
     executor: Annotated[
         str, typer.Option("--executor", help="Run in this process (local) or on Ray (ray).")
     ] = "local",

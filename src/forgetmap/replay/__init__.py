@@ -5,6 +5,14 @@ choose which (at random, or weighted by predicted or measured forgetting), and t
 tests whether targeted replay forgets less than random replay on held-out examples.
 """
 
+from forgetmap.replay._config import (
+    ReplayConfig,
+    ReplaySettings,
+    load_replay_config,
+    parse_replay_config,
+)
+from forgetmap.replay._experiment import run_replay
+from forgetmap.replay._plan import ReplayPlan, plan_replay
 from forgetmap.replay._samplers import SAMPLERS, WEIGHTED_SAMPLERS, draw_replay, softmax_weights
 from forgetmap.replay._stats import (
     bootstrap_ci,
@@ -27,6 +35,9 @@ from forgetmap.replay._summary import RunResult, comparisons, summarise
 __all__ = [
     "SAMPLERS",
     "WEIGHTED_SAMPLERS",
+    "ReplayConfig",
+    "ReplayPlan",
+    "ReplaySettings",
     "RunResult",
     "as_fraction",
     "bootstrap_ci",
@@ -35,11 +46,15 @@ __all__ = [
     "draw_replay",
     "holm",
     "interleave",
+    "load_replay_config",
     "paired_ttest",
+    "parse_replay_config",
+    "plan_replay",
     "rank_biserial",
     "reduction_ci",
     "replay_budget",
     "replay_slots",
+    "run_replay",
     "softmax_weights",
     "split_pool",
     "summarise",

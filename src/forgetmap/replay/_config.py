@@ -180,6 +180,6 @@ def parse_replay_config(document: dict[str, Any], *, origin: str = "config") -> 
         raise ConfigError(f"{origin}: {_first_problem(error)}") from None
     if config.scoring.metrics != ["nll"]:
         raise ConfigError(
-            f"{origin}: scoring.metrics: replay measures NLL forgetting only; use [\"nll\"]"
+            f'{origin}: scoring.metrics: replay measures NLL forgetting only; use ["nll"]'
         )
     return config

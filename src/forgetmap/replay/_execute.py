@@ -45,9 +45,7 @@ def execute(
     groups = [
         (task, seed)
         for task, seed in plan.groups()
-        if any(
-            not store.is_finished(u.id) for u in plan.units if u.task == task and u.seed == seed
-        )
+        if any(not store.is_finished(u.id) for u in plan.units if u.task == task and u.seed == seed)
     ]
     if executor == "local":
         for task, seed in groups:

@@ -112,6 +112,7 @@ def plan_replay(config: ReplayConfig, base_dir: str | Path = ".") -> ReplayPlan:
         )
     store_path = None
     if settings.needs_store():
+        _check_predictor(settings.predictor)
         if settings.store is None:
             raise ConfigError(
                 "the predicted samplers need replay.store: a collected store of other tasks "
@@ -138,3 +139,14 @@ def plan_replay(config: ReplayConfig, base_dir: str | Path = ".") -> ReplayPlan:
         units=units,
         store_path=store_path,
     )
+
+
+def _check_predictor(name: str) -> None:
+    from forgetmap.predict._registry import COMPLETION
+
+    usable = [m for m in COMPLETION if not m.startswith("logistic")]
+    if name not in usable:
+        raise ConfigError(
+            f"replay.predictor {name!r} is not a completion method for NLL forgetting; "
+            f"choose from {', '.join(usable)}"
+        )

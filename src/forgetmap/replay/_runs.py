@@ -155,7 +155,9 @@ def _run_unit(session: Session, unit: Unit, store: Any) -> tuple[np.ndarray, dic
         warm_budget = int(slots[:warm_steps].sum())
         chosen = draw_replay("random", pool.size, warm_budget, seed=rng)
         stream = interleave(
-            batches[:warm_steps], [session.train_upstream[pool[p]] for p in chosen], slots[:warm_steps]
+            batches[:warm_steps],
+            [session.train_upstream[pool[p]] for p in chosen],
+            slots[:warm_steps],
         ) + [list(batch) for batch in batches[warm_steps:]]
         state: dict[str, Any] = {}
 
@@ -178,7 +180,9 @@ def _run_unit(session: Session, unit: Unit, store: Any) -> tuple[np.ndarray, dic
             start = 0
             for t in range(warm_steps, len(stream)):
                 count = int(slots[t])
-                stream[t].extend(session.train_upstream[pool[p]] for p in later[start : start + count])
+                stream[t].extend(
+                    session.train_upstream[pool[p]] for p in later[start : start + count]
+                )
                 start += count
             state["later"] = later
             state["probes"] = probes
