@@ -4,16 +4,31 @@ Heavy libraries (torch, transformers, peft) are imported inside the functions, s
 package is cheap.
 """
 
+from forgetmap.lm._adapter import base_weights
+from forgetmap.lm._bundled import cache_dir
+from forgetmap.lm._checkpoint import load_checkpoint, save_checkpoint
 from forgetmap.lm._encode import EncodedExample, encode_examples
 from forgetmap.lm._load import BUNDLED_IDS, load_model
 from forgetmap.lm._loaded import LoadedModel
+from forgetmap.lm._schedule import learning_rate_at
 from forgetmap.lm._score import score_nll
+from forgetmap.lm._settings import TrainingSettings, TrainingSummary
+from forgetmap.lm._train import finetune, task_batches
 
 __all__ = [
     "BUNDLED_IDS",
     "EncodedExample",
     "LoadedModel",
+    "TrainingSettings",
+    "TrainingSummary",
+    "base_weights",
+    "cache_dir",
     "encode_examples",
+    "finetune",
+    "learning_rate_at",
+    "load_checkpoint",
     "load_model",
+    "save_checkpoint",
     "score_nll",
+    "task_batches",
 ]

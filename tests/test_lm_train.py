@@ -1,0 +1,173 @@
+"""Fine-tuning: schedule, stream, sign convention, determinism, base weights, checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from forgetmap.data import Example
+from forgetmap.errors import ConfigError, InputFileNotFoundError, ModelNotFoundError
+from forgetmap.lm import (
+    TrainingSettings,
+    base_weights,
+    encode_examples,
+    finetune,
+    learning_rate_at,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    score_nll,
+    task_batches,
+)
+
+LORA = TrainingSettings(method="lora", steps=12, learning_rate=1e-2, batch_size=3, seed=1)
+FULL = TrainingSettings(method="full", steps=12, learning_rate=3e-3, batch_size=3, seed=1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_model("tiny-random")
+
+
+@pytest.fixture(scope="module")
+def task(tiny):
+    examples = [
+        Example(f"c{i}", messages=(("user", f"what is {i} plus {i}?"), ("assistant", f"{2 * i}.")))
+        for i in range(5)
+    ] + [Example("t0", text="The quick brown fox jumps over the lazy dog.")]
+    return encode_examples(tiny.tokenizer, examples, max_length=64)
+
+
+@pytest.fixture(scope="module")
+def upstream(tiny):
+    examples = [
+        Example(f"u{i}", text=f"Upstream sentence number {i}, unrelated.") for i in range(4)
+    ]
+    return encode_examples(tiny.tokenizer, examples, max_length=64)
+
+
+def state(model) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    values = [learning_rate_at(s, peak=1.0, warmup_steps=2, total_steps=6) for s in range(6)]
+    np.testing.assert_allclose(values, [1 / 3, 2 / 3, 1.0, 0.75, 0.5, 0.25])
+    assert learning_rate_at(0, peak=2e-4, warmup_steps=0, total_steps=4) == 2e-4
+    no_decay_room = [learning_rate_at(s, peak=1.0, warmup_steps=3, total_steps=3) for s in range(3)]
+    np.testing.assert_allclose(no_decay_room, [0.25, 0.5, 0.75])
+    assert all(learning_rate_at(s, peak=1.0, warmup_steps=1, total_steps=5) > 0 for s in range(5))
+
+
+def test_task_batches_cycle_through_shuffled_examples(task):
+    settings = TrainingSettings(steps=5, batch_size=4)
+    batches = task_batches(task, settings, seed=3)
+    assert [len(b) for b in batches] == [4] * 5
+    ids = [e.id for batch in batches for e in batch]
+    assert sorted(ids[:6]) == sorted(e.id for e in task)  # each pass visits every example once
+    assert ids == [e.id for b in task_batches(task, settings, seed=3) for e in b]
+    assert ids != [e.id for b in task_batches(task, settings, seed=4) for e in b]
+    with pytest.raises(ConfigError, match="at least one"):
+        task_batches([], settings, seed=0)
+
+
+@pytest.mark.parametrize("settings", [LORA, FULL], ids=["lora", "full"])
+def test_finetuning_on_examples_lowers_their_nll(tiny, task, settings):
+    before = score_nll(tiny, task)
+    steps: list[int] = []
+    with base_weights(tiny, settings):
+        summary = finetune(
+            tiny,
+            task_batches(task, settings, seed=0),
+            settings,
+            on_step=lambda s, _: steps.append(s),
+        )
+        after = score_nll(tiny, task)
+    assert (after < before).all()  # negative forgetting on the task's own examples
+    assert summary.last_loss < summary.first_loss
+    assert summary.steps == settings.steps and steps == list(range(1, settings.steps + 1))
+    assert summary.tokens == sum(
+        e.n_scored for b in task_batches(task, settings, seed=0) for e in b
+    )
+    assert set(summary.to_dict()) == {"first_loss", "last_loss", "steps", "tokens", "seconds"}
+
+
+@pytest.mark.parametrize("settings", [LORA, FULL], ids=["lora", "full"])
+def test_two_runs_give_bit_identical_scores(tiny, task, upstream, settings):
+    runs = []
+    for _ in range(2):
+        with base_weights(tiny, settings):
+            finetune(tiny, task_batches(task, settings, seed=settings.seed), settings)
+            runs.append(score_nll(tiny, upstream))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_lora_seed_changes_the_adapter(tiny, task, upstream):
+    scores = []
+    for seed in (1, 2):
+        settings = TrainingSettings(steps=4, learning_rate=1e-2, seed=seed)
+        with base_weights(tiny, settings):
+            finetune(tiny, task_batches(task, settings, seed=0), settings)
+            scores.append(score_nll(tiny, upstream))
+    assert not np.array_equal(scores[0], scores[1])
+
+
+@pytest.mark.parametrize("settings", [LORA, FULL], ids=["lora", "full"])
+def test_base_weights_restores_the_model_exactly(tiny, task, upstream, settings):
+    model = tiny.model
+    original = state(model)
+    trainable = {n: p.requires_grad for n, p in model.named_parameters()}
+    before = score_nll(tiny, upstream)
+    with base_weights(tiny, settings):
+        finetune(tiny, task_batches(task, settings, seed=0), settings)
+        assert not np.array_equal(score_nll(tiny, upstream), before)
+    assert tiny.model is model and not model.training
+    restored = state(model)
+    assert restored.keys() == original.keys()
+    assert all(torch.equal(restored[k], original[k]) for k in original)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == trainable
+    np.testing.assert_array_equal(score_nll(tiny, upstream), before)
+
+
+def test_base_weights_restores_after_an_error(tiny, upstream):
+    before = score_nll(tiny, upstream)
+    with pytest.raises(RuntimeError, match="boom"), base_weights(tiny, FULL):
+        with torch.no_grad():
+            next(tiny.model.parameters()).add_(1.0)
+        raise RuntimeError("boom")
+    np.testing.assert_array_equal(score_nll(tiny, upstream), before)
+
+
+@pytest.mark.parametrize("settings", [LORA, FULL], ids=["lora", "full"])
+def test_checkpoint_round_trip(tiny, task, upstream, settings, tmp_path):
+    with base_weights(tiny, settings):
+        finetune(tiny, task_batches(task, settings, seed=0), settings)
+        tuned = score_nll(tiny, upstream)
+        save_checkpoint(tiny, tmp_path / "ckpt")
+    before = score_nll(tiny, upstream)
+    reloaded = load_checkpoint(tiny, tmp_path / "ckpt")
+    np.testing.assert_allclose(score_nll(reloaded, upstream), tuned, rtol=1e-5)
+    np.testing.assert_array_equal(score_nll(tiny, upstream), before)  # the base is untouched
+
+
+def test_bad_checkpoints_are_refused(tiny, tmp_path):
+    with pytest.raises(InputFileNotFoundError):
+        load_checkpoint(tiny, tmp_path / "missing")
+    with pytest.raises(ModelNotFoundError, match="not a checkpoint"):
+        load_checkpoint(tiny, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"method": "qlora"}, "method"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"target_modules": ()}, "target_modules"),
+    ],
+)
+def test_bad_training_settings_are_refused(kwargs, problem):
+    with pytest.raises(ConfigError, match=problem):
+        TrainingSettings(**kwargs)
