@@ -39,54 +39,49 @@ def replay(
 def _render(out: Any, doc: dict[str, Any]) -> None:
     settings = doc["settings"]
     out.message(
-        f"[bold]{doc['path']}[/bold]  ({settings['model']}, {len(settings['tasks'])} task(s) × "
-        f"{len(settings['seeds'])} seed(s), {settings['budget']} replay examples per run, "
-        f"{settings['n_heldout']} held out / {settings['n_pool']} in the pool, "
-        f"mode {settings['mode']})"
+        f"[bold]{doc['path']}[/bold]  {settings['model']}: {len(settings['tasks'])} task(s) × "
+        f"{len(settings['seeds'])} seed(s) = {_runs(doc)} runs per sampler; "
+        f"{settings['budget']} replay examples per run; "
+        f"{settings['n_heldout']} held out, {settings['n_pool']} in the pool; {settings['mode']}"
     )
-    rows = []
-    for name, s in doc["samplers"].items():
-        reduction = s.get("reduction_vs_random")
-        interval = (
-            f"[{s['reduction_ci_low']:.3g}, {s['reduction_ci_high']:.3g}]"
-            if reduction is not None and _finite(s.get("reduction_ci_low"))
-            else None
-        )
-        rows.append(
+    out.table(
+        "forgetting by sampler (mean over runs; reduction = random − sampler, held out)",
+        ["sampler", "held-out", "sd", "pool", "task loss", "reduction", "relative"],
+        [
             (
                 name,
-                s["n_runs"],
-                _pm(s["heldout_forgetting_mean"], s["heldout_forgetting_std"]),
-                _pm(s["pool_forgetting_mean"], s["pool_forgetting_std"]),
-                _pm(s["task_loss_mean"], s["task_loss_std"]),
-                reduction,
-                interval,
+                _num(s["heldout_forgetting_mean"]),
+                _num(s["heldout_forgetting_std"]),
+                _num(s["pool_forgetting_mean"]),
+                _num(s["task_loss_mean"]),
+                _num(s.get("reduction_vs_random")),
+                _percent(s.get("relative_reduction_vs_random")),
             )
-        )
-    out.table(
-        "forgetting by sampler (mean ± std over runs; reduction = random − sampler, held out)",
-        ["sampler", "runs", "held-out", "pool", "task loss", "reduction", "95% CI"],
-        rows,
+            for name, s in doc["samplers"].items()
+        ],
     )
     if doc["tests"]:
         out.message("")
         out.table(
-            "paired tests (difference a − b in held-out forgetting; < 0: a forgets less)",
-            ["a vs b", "test", "n", "statistic", "p", "p (Holm)", "effect", "mean diff", "CI"],
+            "paired tests of a − b in held-out forgetting (< 0: a forgets less)",
+            ["a", "b", "over", "n", "p", "Holm", "effect", "95% CI of mean"],
             [
                 (
-                    f"{t['a']} vs {t['b']}",
-                    f"{t['test']} / {t['unit']}",
+                    t["a"],
+                    t["b"],
+                    "ex." if t["unit"] == "heldout_example" else "runs",
                     t["n"],
-                    t["statistic"],
-                    t["p_value"],
-                    t.get("p_holm"),
-                    f"{_fmt(t['effect_size'])} ({t['effect_size_name']})",
-                    t["mean_difference"],
-                    f"[{_fmt(t['ci_low'])}, {_fmt(t['ci_high'])}]",
+                    _fmt(t["p_value"], 2),
+                    _fmt(t.get("p_holm"), 2),
+                    _num(t["effect_size"], 2),
+                    f"{_num(t['ci_low'])}…{_num(t['ci_high'])}",
                 )
                 for t in doc["tests"]
             ],
+        )
+        out.message(
+            "over held-out examples (ex.): Wilcoxon signed-rank, effect = rank-biserial; "
+            "over task × seed runs: paired t, effect = Cohen's d_z"
         )
     if doc.get("prediction_spearman"):
         quality = ", ".join(f"{k} {v:.3f}" for k, v in doc["prediction_spearman"].items())
@@ -94,16 +89,24 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
     out.message(f"written: {doc['path']}/replay.json")
 
 
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f}%" if _finite(value) else "-"
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, float) and value == value and abs(value) != float("inf")
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.3g}" if _finite(value) else "-"
+def _fmt(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}g}" if _finite(value) else "-"
 
 
-def _pm(mean: Any, std: Any) -> str:
-    return f"{_fmt(mean)} ± {_fmt(std)}" if _finite(std) else _fmt(mean)
+def _num(value: Any, decimals: int = 4) -> str:
+    return f"{value:.{decimals}f}" if _finite(value) else "-"
+
+
+def _runs(doc: dict[str, Any]) -> int:
+    return len(doc["settings"]["tasks"]) * len(doc["settings"]["seeds"])
 
 
 def register(app: typer.Typer) -> None:

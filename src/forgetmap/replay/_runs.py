@@ -8,6 +8,7 @@ finished rows and reads back the plain run that others depend on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -108,8 +109,8 @@ def _run_unit(session: Session, unit: Unit, store: Any) -> tuple[np.ndarray, dic
     plan = session.plan
     config = plan.config
     settings = config.replay
-    training = config.training.settings()
-    training.seed = unit.seed
+    # Every sampler of a (task, seed) pair shares the adapter initialisation and task order.
+    training = dataclasses.replace(config.training.settings(), seed=unit.seed)
     pool = plan.pool
     summary: dict[str, Any] = {}
     rng = np.random.default_rng([unit.seed, _stable_int(unit.task), SAMPLERS.index(unit.sampler)])

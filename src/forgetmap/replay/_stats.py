@@ -199,7 +199,7 @@ def reduction_ci(
     Returns
     -------
     dict with ``reduction = mean(reference) - mean(treated)`` (positive: less forgetting),
-    ``relative = reduction / mean(reference)``, and bootstrap intervals of both (units
+    ``relative = reduction / |mean(reference)|``, and bootstrap intervals of both (units
     resampled together).
     """
     pairs = np.column_stack(
@@ -212,7 +212,7 @@ def reduction_ci(
         }
     reduction = float(pairs[:, 0].mean() - pairs[:, 1].mean())
     base = float(pairs[:, 0].mean())
-    relative = reduction / base if base != 0 else NAN
+    relative = reduction / abs(base) if base != 0 else NAN
 
     def absolute(sample: np.ndarray) -> np.ndarray:  # (B, n, 2) -> (B,)
         return sample[..., 0].mean(axis=1) - sample[..., 1].mean(axis=1)
@@ -220,7 +220,7 @@ def reduction_ci(
     def ratio(sample: np.ndarray) -> np.ndarray:
         ref = sample[..., 0].mean(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (ref - sample[..., 1].mean(axis=1)) / ref
+            return (ref - sample[..., 1].mean(axis=1)) / np.abs(ref)
 
     low, high = bootstrap_ci(
         pairs, absolute, n_resamples=n_resamples, confidence=confidence, seed=seed
