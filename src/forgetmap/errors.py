@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DataFormatError",
     "DataSourceError",
+    "ExecutorError",
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
@@ -64,3 +65,7 @@ class DataSourceError(ForgetmapError, ValueError):
 
 class PredictionError(ForgetmapError, ValueError):
     """Bad input to the prediction of forgetting (probe count, method, split, rows)."""
+
+
+class ExecutorError(ForgetmapError, RuntimeError):
+    """An executor cannot run the jobs (Ray missing, cluster unreachable, bad options)."""

@@ -5,9 +5,10 @@ Importing a command module must stay cheap: heavy libraries are imported inside 
 
 from __future__ import annotations
 
-from forgetmap.cli import export_cmd, import_cmd, info_cmd, replay_cmd, synth_cmd
+from forgetmap.cli import collect_cmd, export_cmd, import_cmd, info_cmd, replay_cmd, synth_cmd
 
 REGISTRY = [
+    collect_cmd.register,
     import_cmd.register,
     export_cmd.register,
     info_cmd.register,

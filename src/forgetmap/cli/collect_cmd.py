@@ -1,0 +1,109 @@
+"""``forgetmap collect``: fine-tune on each task and store the forgetting matrix."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forgetmap.cli._options import output
+
+
+class Executor(enum.StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+def collect(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Argument(help="Experiment config (TOML).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory for the store.")],
+    executor: Annotated[
+        Executor,
+        typer.Option("--executor", help="Run tasks in this process (local) or as Ray tasks."),
+    ] = Executor.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to use (e.g. ray://head:10001); default: start a local one.",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Torch CPU threads per process (default: torch's default)."),
+    ] = None,
+) -> None:
+    """Fine-tune on each task and store the forgetting matrix."""
+    from forgetmap.collect import RunProgress, prepare_run
+    from forgetmap.config import load_config
+
+    out_ = output(ctx)
+    experiment, base_dir = load_config(config)
+    prepared = prepare_run(
+        experiment,
+        out,
+        base_dir=base_dir,
+        executor=executor.value,
+        ray_address=ray_address,
+        threads=threads,
+    )
+    out_.message(_plan_line(prepared.describe()))
+    with RunProgress(out_.stderr) as progress:
+        document = prepared.run(progress)
+    out_.result(document, _render)
+
+
+def _plan_line(plan: dict[str, Any]) -> str:
+    m, n = plan["shape"]
+    resumed = f"; resuming, {plan['finished']} of {m} rows done" if plan["finished"] else ""
+    return (
+        f"collecting {m} tasks × {n} examples into {plan['path']} with {plan['model']} "
+        f"({plan['method']}, {plan['steps']} steps, metrics {', '.join(plan['metrics'])}; "
+        f"{plan['executor']} executor, {plan['threads']} threads){resumed}"
+    )
+
+
+def _render(out: Any, doc: dict[str, Any]) -> None:
+    m, n = doc["shape"]
+    ran = len(doc["ran"])
+    out.message(
+        f"[bold]{doc['path']}[/bold]: {doc['finished']} of {m} tasks × {n} examples "
+        f"({ran} run now, {doc['skipped']} already done) in {doc['seconds']:.1f} s; "
+        f"mean NLL of the base model {doc['before_mean_nll']:.4g}"
+        if doc["before_mean_nll"] is not None
+        else f"{doc['path']}: no scores yet"
+    )
+    out.table(
+        None,
+        ["task", "group", "loss first → last", "mean forgetting", "share > 0", "seconds"],
+        [
+            (
+                task["id"],
+                task["group"],
+                _losses(task),
+                task["mean_forgetting"],
+                task["share_forgotten"],
+                _seconds(task),
+            )
+            for task in doc["tasks"]
+        ],
+    )
+
+
+def _losses(task: dict[str, Any]) -> str:
+    if task["first_loss"] is None:
+        return "-"
+    return f"{task['first_loss']:.3f} → {task['last_loss']:.3f}"
+
+
+def _seconds(task: dict[str, Any]) -> str:
+    if task["train_seconds"] is None:
+        return "-"
+    return f"{task['train_seconds'] + task['score_seconds']:.1f}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect)

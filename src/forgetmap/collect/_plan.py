@@ -1,0 +1,76 @@
+"""Plan a run: every example of every task and the N upstream examples, loaded and checked.
+
+Planning touches no model, so every data problem (a bad JSONL line, an empty task source, N
+larger than a source, duplicate ids) is reported before anything is loaded or trained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from forgetmap.config import ExperimentConfig
+from forgetmap.data import Example, describe_source, select_task, select_upstream
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One task of a run: its id, family, source description and training examples."""
+
+    id: str
+    group: str
+    source: str
+    examples: tuple[Example, ...]
+    seed: int  # the seed of this task's training-example order
+
+    def texts(self) -> list[str]:
+        """Display text of each training example (the ``task_texts`` artifact)."""
+        return [example.display_text for example in self.examples]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run measures: the config, the upstream examples (columns) and tasks (rows)."""
+
+    config: ExperimentConfig
+    upstream: tuple[Example, ...]
+    tasks: tuple[TaskPlan, ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_tasks, n_examples)``."""
+        return len(self.tasks), len(self.upstream)
+
+    def task_texts(self) -> dict[str, list[str]]:
+        """``{task id: [display text of each training example]}``."""
+        return {task.id: task.texts() for task in self.tasks}
+
+
+def plan_run(config: ExperimentConfig, base_dir: str | Path = ".") -> RunPlan:
+    """Load and sample every example the run needs; relative paths resolve against ``base_dir``.
+
+    Raises the data layer's errors (:class:`~forgetmap.errors.DataFormatError`,
+    :class:`~forgetmap.errors.DataSourceError`, ...) for any bad input.
+    """
+    upstream = select_upstream(config.upstream, base_dir, seed=config.seed)
+    tasks = []
+    for index, task in enumerate(config.tasks):
+        examples = select_task(task, base_dir, seed=config.seed, index=index)
+        tasks.append(
+            TaskPlan(
+                id=task.id,
+                group=task.group if task.group is not None else task.source.kind,
+                source=describe_source(task.source),
+                examples=tuple(examples),
+                seed=task_seed(config.seed, task.id),
+            )
+        )
+    return RunPlan(config=config, upstream=tuple(upstream), tasks=tuple(tasks))
+
+
+def task_seed(seed: int, task_id: str) -> int:
+    """The seed of a task's training stream: from the run's seed and the task id, so that a task
+    trains the same whichever executor runs it, in whatever order, and after a resume."""
+    digest = hashlib.sha256(f"{seed}\0{task_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")

@@ -1,0 +1,339 @@
+"""Collect a forgetting matrix: plan, check everything, then score before and run every task.
+
+Every check of user input happens in :func:`prepare_run`, before any fine-tuning: the config,
+the data, the model, the run directory. :meth:`PreparedRun.run` then only computes. A rerun of
+the same config into the same directory skips the before-scores and the finished rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forgetmap.collect._executors import make_executor
+from forgetmap.collect._plan import RunPlan, plan_run
+from forgetmap.collect._progress import RunProgress
+from forgetmap.collect._work import RunSpec, TaskJob, configure_process, model_for
+from forgetmap.config import ExperimentConfig
+from forgetmap.errors import DataSourceError, StoreConflictError, StoreNotFoundError
+from forgetmap.store import ForgettingStore, create_store, open_store
+
+TASK_TEXTS = "task_texts"
+
+
+@dataclass
+class PreparedRun:
+    """A checked run, ready to compute: its plan, store, encoded data and executor."""
+
+    plan: RunPlan
+    store: ForgettingStore
+    spec: RunSpec
+    jobs: list[TaskJob]
+    executor: str
+    ray_address: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> list[str]:
+        """Ids of the tasks still to run, in task order."""
+        finished = set(self.store.finished())
+        return [job.id for job in self.jobs if job.id not in finished]
+
+    def describe(self) -> dict[str, Any]:
+        """What the run will do, as a JSON-ready dict."""
+        config = self.plan.config
+        m, n = self.plan.shape
+        return {
+            "path": str(self.store.path),
+            "model": config.model.id,
+            "method": config.training.method,
+            "steps": config.training.steps,
+            "metrics": list(config.scoring.metrics),
+            "shape": [m, n],
+            "executor": self.executor,
+            "threads": self.spec.threads,
+            "finished": m - len(self.pending),
+            "before_done": self.store.has_before(),
+        }
+
+    def run(self, progress: RunProgress | None = None) -> dict[str, Any]:
+        """Score the base model (unless stored), run every unfinished task, write the rows.
+
+        Returns the run's summary (see :func:`run_summary`).
+        """
+        start = time.perf_counter()
+        hooks = progress.hooks if progress is not None else None
+        executor = make_executor(self.executor, ray_address=self.ray_address, hooks=hooks)
+        pending = set(self.pending)
+        jobs = [job for job in self.jobs if job.id in pending]
+        ran: list[str] = []
+
+        def done(task_id: str, summary: dict[str, Any]) -> None:
+            ran.append(task_id)
+            if progress is not None:
+                progress.task_done(task_id, summary)
+
+        if progress is not None:
+            progress.start_tasks(len(self.jobs), len(self.jobs) - len(jobs))
+        if jobs or not self.store.has_before():
+            with executor:
+                if not self.store.has_before():
+                    executor.run_before(self.spec)
+                before = {metric: self.store.before(metric) for metric in self.store.metrics}
+                executor.run_tasks(self.spec, jobs, before, done)
+        document = run_summary(self.store)
+        document.update(
+            executor=self.executor,
+            ran=ran,
+            skipped=len(self.jobs) - len(jobs),
+            seconds=round(time.perf_counter() - start, 3),
+        )
+        return document
+
+
+def prepare_run(
+    config: ExperimentConfig,
+    out: str | os.PathLike[str],
+    *,
+    base_dir: str | os.PathLike[str] = ".",
+    executor: str = "local",
+    ray_address: str | None = None,
+    threads: int | None = None,
+) -> PreparedRun:
+    """Check everything and create (or reopen) the run's store; no fine-tuning happens here.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    out : path-like
+        Run directory: new, empty, or holding a run of this very config (resume).
+    base_dir : path-like
+        Folder that relative data paths in the config are resolved against.
+    executor : {"local", "ray"}
+    ray_address : str, optional
+        Address of a Ray cluster; without it the Ray executor starts a local instance.
+    threads : int, optional
+        Torch CPU threads for every process of the run (default: torch's default here).
+
+    Raises
+    ------
+    ForgetmapError
+        Bad data, an unknown model, or a run directory that holds another run.
+    """
+    make_executor(executor, ray_address=ray_address)  # reject bad executor options first
+    plan = plan_run(config, base_dir)
+    threads = threads or _default_threads()
+    spec_fields = {
+        "model": config.model.model_dump(mode="json"),
+        "training": config.training.model_dump(mode="json"),
+        "scoring": config.scoring.model_dump(mode="json"),
+        "threads": threads,
+    }
+    tokenizer = _tokenizer(config, spec_fields, executor)
+    upstream_encoded, task_encoded = _encode(plan, tokenizer)
+    store = _open_store(plan, Path(out), upstream_encoded)
+    spec = RunSpec(
+        store_path=str(store.path),
+        upstream=plan.upstream,
+        upstream_encoded=tuple(upstream_encoded),
+        **spec_fields,
+    )
+    jobs = [
+        TaskJob(id=task.id, encoded=tuple(task_encoded[task.id]), seed=task.seed)
+        for task in plan.tasks
+    ]
+    return PreparedRun(plan, store, spec, jobs, executor, ray_address)
+
+
+def collect(
+    config: ExperimentConfig,
+    out: str | os.PathLike[str],
+    *,
+    base_dir: str | os.PathLike[str] = ".",
+    executor: str = "local",
+    ray_address: str | None = None,
+    threads: int | None = None,
+    progress: RunProgress | None = None,
+) -> dict[str, Any]:
+    """Measure the forgetting matrix of ``config`` into ``out``: :func:`prepare_run`, then run.
+
+    Returns the run's summary: shape, the tasks run and skipped, and per task the training
+    losses, mean forgetting and timings.
+    """
+    prepared = prepare_run(
+        config,
+        out,
+        base_dir=base_dir,
+        executor=executor,
+        ray_address=ray_address,
+        threads=threads,
+    )
+    return prepared.run(progress)
+
+
+def run_summary(store: ForgettingStore) -> dict[str, Any]:
+    """Per-task numbers of a collected store: losses, forgetting and timings of finished rows."""
+    values = store.forgetting()  # (n_tasks, n_examples)
+    finished = store.finished_mask()
+    groups = store.tasks_table().get("group")
+    tasks = []
+    for index, task_id in enumerate(store.task_ids):
+        summary = store.summary(index) or {}
+        row = values[index].astype(np.float64)
+        measured = row[np.isfinite(row)]
+        tasks.append(
+            {
+                "id": task_id,
+                "group": None if groups is None else str(groups.iloc[index]),
+                "finished": bool(finished[index]),
+                "first_loss": summary.get("first_loss"),
+                "last_loss": summary.get("last_loss"),
+                "mean_forgetting": float(measured.mean()) if measured.size else None,
+                "share_forgotten": float((measured > 0).mean()) if measured.size else None,
+                "train_seconds": summary.get("train_seconds"),
+                "score_seconds": summary.get("score_seconds"),
+            }
+        )
+    before = store.before().astype(np.float64)
+    return {
+        "path": str(store.path),
+        "shape": list(store.shape),
+        "metrics": list(store.metrics),
+        "finished": int(finished.sum()),
+        "before_mean_nll": float(np.nanmean(before)) if np.isfinite(before).any() else None,
+        "tasks": tasks,
+    }
+
+
+# ---------------------------------------------------------------------- helpers
+def _default_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def _tokenizer(config: ExperimentConfig, spec_fields: dict[str, Any], executor: str) -> Any:
+    """The run's tokenizer, from the model loaded here (which fails early on an unknown model).
+
+    The local executor keeps that model for its jobs. Under Ray the jobs load their own copy
+    in their workers, so this one is loaded on the CPU just to tokenise, then dropped.
+    """
+    if executor == "local":
+        probe = RunSpec(store_path="", upstream=(), upstream_encoded=(), **spec_fields)
+        return model_for(probe).tokenizer
+    from forgetmap.lm import load_model
+
+    configure_process(spec_fields["threads"])
+    loaded = load_model(
+        config.model.id,
+        dtype=config.model.dtype,
+        device="cpu",
+        trust_remote_code=config.model.trust_remote_code,
+    )
+    return loaded.tokenizer
+
+
+def _encode(plan: RunPlan, tokenizer: Any) -> tuple[list[Any], dict[str, list[Any]]]:
+    from forgetmap.lm import encode_examples
+
+    config = plan.config
+    upstream = encode_examples(tokenizer, plan.upstream, max_length=config.scoring.max_length)
+    for example in upstream:
+        if example.n_scored == 0:
+            raise DataSourceError(
+                f"upstream example {example.id!r} has no token to score within "
+                f"scoring.max_length = {config.scoring.max_length}"
+            )
+    tasks = {}
+    for task in plan.tasks:
+        encoded = encode_examples(tokenizer, task.examples, max_length=config.training.max_length)
+        if sum(example.n_scored for example in encoded) == 0:
+            raise DataSourceError(
+                f"task {task.id!r} has no token to train on within training.max_length = "
+                f"{config.training.max_length}"
+            )
+        tasks[task.id] = encoded
+    return upstream, tasks
+
+
+def _open_store(plan: RunPlan, out: Path, upstream_encoded: list[Any]) -> ForgettingStore:
+    """Create the run's store, or reopen it to resume when it holds this very run."""
+    config = plan.config
+    stored_config = config.to_dict()
+    try:
+        store = create_store(
+            out,
+            task_ids=[task.id for task in plan.tasks],
+            example_ids=[example.id for example in plan.upstream],
+            metrics=config.scoring.metrics,
+            task_table={
+                "group": [task.group for task in plan.tasks],
+                "source": [task.source for task in plan.tasks],
+                "n_examples": [len(task.examples) for task in plan.tasks],
+            },
+            example_table={
+                "source": [example.source for example in plan.upstream],
+                "text": [example.display_text for example in plan.upstream],
+                "kind": [example.kind for example in plan.upstream],
+                "n_tokens": [example.n_scored for example in upstream_encoded],
+            },
+            config=stored_config,
+            with_scores=True,
+            kind="collected",
+        )
+    except StoreConflictError:
+        raise StoreConflictError(_conflict_message(out, stored_config)) from None
+    _check_same_data(store, plan, out)
+    return store
+
+
+def _conflict_message(out: Path, config: dict[str, Any]) -> str:
+    try:
+        existing = open_store(out).config
+    except StoreNotFoundError:
+        existing = None
+    if existing is None:
+        what = "something else"
+    else:
+        changed = _changed_keys(existing, config)
+        what = (
+            f"a run of another config (changed: {', '.join(changed[:5])})"
+            if changed
+            else "a run of this config over other examples or tasks (the data changed)"
+        )
+    return f"{str(out)!r} holds {what}; to start anew, pass another --out or delete {str(out)!r}"
+
+
+def _check_same_data(store: ForgettingStore, plan: RunPlan, out: Path) -> None:
+    """A resumed run must see the same texts: ids alone could hide edited data files."""
+    texts = plan.task_texts()
+    stored_texts = store.load_json(TASK_TEXTS)
+    examples = store.examples()
+    same = list(examples["text"]) == [example.display_text for example in plan.upstream] and (
+        stored_texts is None or stored_texts == texts
+    )
+    if not same:
+        raise StoreConflictError(
+            f"{str(out)!r} holds a run of this config whose example texts differ from the data "
+            f"now (a data file changed); to start anew, pass another --out or delete {str(out)!r}"
+        )
+    if stored_texts is None:
+        store.save_json(TASK_TEXTS, texts)
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        changed: list[str] = []
+        for key in keys:
+            changed += _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        return changed
+    if json.dumps(old, sort_keys=True) != json.dumps(new, sort_keys=True):
+        return [prefix.rstrip(".") or "config"]
+    return []

@@ -1,0 +1,198 @@
+"""The work of a run, the same under every executor: score the base model, then fine-tune and
+score once per task and write the task's row.
+
+A :class:`RunSpec` holds everything a worker needs as plain, picklable values (token ids, not a
+tokenizer), so a Ray worker on another machine computes exactly what the local executor does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from forgetmap.data import Example
+from forgetmap.store import open_store
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What every job of one run shares.
+
+    Attributes
+    ----------
+    store_path : str
+        The run directory; each job writes its own results there.
+    model, training, scoring : dict
+        The config's sections (``ModelConfig``, ``TrainingConfig``, ``ScoringConfig`` dumps).
+    threads : int
+        Torch CPU threads in every process of the run. Results of float reductions can depend on
+        the thread count, so both executors set the same one.
+    upstream : tuple of Example, length N
+        The upstream examples (exact match decodes from their prompts).
+    upstream_encoded : tuple of EncodedExample, length N
+        Their token ids and scored masks, cut to ``scoring.max_length``.
+    """
+
+    store_path: str
+    model: dict[str, Any]
+    training: dict[str, Any]
+    scoring: dict[str, Any]
+    threads: int
+    upstream: tuple[Example, ...]
+    upstream_encoded: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class TaskJob:
+    """One task to run: its id, training examples (encoded) and the seed of their order."""
+
+    id: str
+    encoded: tuple[Any, ...]
+    seed: int
+
+
+@dataclass
+class Hooks:
+    """Progress callbacks of the local executor (a Ray worker runs without them)."""
+
+    scoring: Callable[[str, int], Progress] | None = None  # (label, total) -> progress(n_done)
+    training: Callable[[str, int], Progress] | None = None  # (task id, steps) -> progress(step)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def configure_process(threads: int) -> None:
+    """Give torch the run's thread count in this process (driver or worker)."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def model_for(spec: RunSpec) -> Any:
+    """The run's model, loaded once per process and reused by every job in it.
+
+    Reuse is safe because each task trains inside :func:`forgetmap.lm.base_weights`, which puts
+    the exact base weights back on exit.
+    """
+    from forgetmap.lm import load_model
+
+    configure_process(spec.threads)
+    key = repr(sorted(spec.model.items()))
+    if key not in _MODELS:
+        _MODELS.clear()  # one model per process: a new run's model replaces the last one
+        _MODELS[key] = load_model(
+            spec.model["id"],
+            dtype=spec.model["dtype"],
+            device=spec.model["device"],
+            trust_remote_code=spec.model["trust_remote_code"],
+        )
+    return _MODELS[key]
+
+
+def score_upstream(
+    loaded: Any, spec: RunSpec, *, label: str, hooks: Hooks | None = None
+) -> dict[str, np.ndarray]:
+    """Scores of the upstream examples by ``loaded`` as it is now: {metric: (n_examples,)}."""
+    from forgetmap.lm import score_nll
+
+    progress = None
+    if hooks is not None and hooks.scoring is not None:
+        progress = hooks.scoring(label, len(spec.upstream_encoded))
+    scores = {
+        "nll": score_nll(
+            loaded,
+            list(spec.upstream_encoded),
+            batch_size=spec.scoring["batch_size"],
+            progress=progress,
+        )
+    }
+    if "exact_match" in spec.scoring["metrics"]:
+        from forgetmap.lm import exact_match
+
+        scores["exact_match"] = exact_match(
+            loaded,
+            list(spec.upstream),
+            max_new_tokens=spec.scoring["max_new_tokens"],
+            batch_size=spec.scoring["batch_size"],
+        )
+    return scores
+
+
+def run_before(spec: RunSpec, hooks: Hooks | None = None) -> None:
+    """Score the base model once and store the before-scores."""
+    loaded = model_for(spec)
+    scores = score_upstream(loaded, spec, label="base model", hooks=hooks)
+    open_store(spec.store_path).write_before(scores)
+
+
+def run_task(
+    spec: RunSpec, job: TaskJob, before: Mapping[str, np.ndarray], hooks: Hooks | None = None
+) -> dict[str, Any]:
+    """Fine-tune from the base weights on one task, score, and write the task's row.
+
+    ``before`` are the stored before-scores (already in the store's dtype), so a row computed
+    in a resumed run or on a Ray worker is bit-identical to one computed locally in one go.
+    Returns the row's summary.
+    """
+    from forgetmap.lm import TrainingSettings, base_weights, finetune, task_batches
+
+    loaded = model_for(spec)
+    training = dict(spec.training)
+    if training.get("target_modules") is not None:
+        training["target_modules"] = tuple(training["target_modules"])
+    settings = TrainingSettings(**training)
+    progress = None
+    if hooks is not None and hooks.training is not None:
+        progress = hooks.training(job.id, settings.steps)
+    store = open_store(spec.store_path)
+    with base_weights(loaded, settings):
+        batches = task_batches(list(job.encoded), settings, seed=job.seed)
+        start = time.perf_counter()
+        trained = finetune(loaded, batches, settings, progress=progress)
+        train_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        after = score_upstream(loaded, spec, label=f"after {job.id}", hooks=hooks)
+        score_seconds = time.perf_counter() - start
+    after = {metric: values.astype(store.dtype) for metric, values in after.items()}
+    forgetting = forgetting_rows(before, after)
+    summary = {
+        "first_loss": float(trained.first_loss),
+        "last_loss": float(trained.last_loss),
+        "loss_drop": float(trained.first_loss - trained.last_loss),
+        "steps": int(trained.steps),
+        "tokens": int(trained.tokens),
+        "train_seconds": round(train_seconds, 3),
+        "score_seconds": round(score_seconds, 3),
+    }
+    store.write_row(job.id, forgetting, after=after, summary=summary)
+    return summary
+
+
+def forgetting_rows(
+    before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Forgetting per metric, each of shape (n_examples,).
+
+    ``nll``: after − before (positive = forgotten). ``exact_match``: 1 where the base model
+    reproduced the response and the fine-tuned one does not, 0 where it stayed (or became)
+    right or was wrong already, NaN where undefined (plain-text examples).
+    """
+    rows = {}
+    for metric, after_values in after.items():
+        a = np.asarray(after_values, dtype=np.float64)
+        b = np.asarray(before[metric], dtype=np.float64)
+        if metric == "exact_match":
+            row = np.where((b == 1.0) & (a == 0.0), 1.0, 0.0)
+            row[~(np.isfinite(a) & np.isfinite(b))] = np.nan
+        else:
+            row = a - b
+        rows[metric] = row
+    return rows
