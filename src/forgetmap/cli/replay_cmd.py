@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from forgetmap.cli._options import output
+from forgetmap.cli.collect_cmd import Executor
 
 
 def replay(
@@ -15,24 +16,34 @@ def replay(
     config: Annotated[Path, typer.Argument(help="Replay experiment config (TOML).")],
     out: Annotated[Path, typer.Option("--out", help="Result directory (resumed when rerun).")],
     executor: Annotated[
-        str, typer.Option("--executor", help="Run in this process (local) or on Ray (ray).")
-    ] = "local",
+        Executor,
+        typer.Option("--executor", help="Run in this process (local) or as Ray tasks."),
+    ] = Executor.local,
     ray_address: Annotated[
         str | None,
         typer.Option("--ray-address", help="Ray cluster to join (default: start a local one)."),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Torch CPU threads per process (default: torch's default)."),
     ] = None,
 ) -> None:
     """Test targeted replay against random replay."""
     from forgetmap.replay import run_replay
 
     out_ = output(ctx)
-    done: list[str] = []
 
     def progress(line: str) -> None:
-        done.append(line)
         out_.message(f"run {line}")
 
-    doc = run_replay(config, out, executor=executor, ray_address=ray_address, progress=progress)
+    doc = run_replay(
+        config,
+        out,
+        executor=executor.value,
+        ray_address=ray_address,
+        threads=threads,
+        progress=progress,
+    )
     out_.result(doc, _render)
 
 

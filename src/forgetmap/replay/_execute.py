@@ -1,22 +1,39 @@
 """Execute the runs of a replay plan: in this process, or one Ray task per (task, seed) group.
 
-The runs of one (task, seed) pair depend on its plain run (ground_truth, offline predictions),
-so a group is the unit of scheduling; each run inside it is still written as its own row, so a
-killed group resumes at its first unfinished run. Both executors give the same result store.
+The executors are those of ``forgetmap collect`` (the same Ray session handling, resources and
+error passing). The runs of one (task, seed) pair depend on its plain run (ground_truth,
+offline predictions), so a group is the unit of scheduling; each run inside it is still written
+as its own row, so a killed group resumes at its first unfinished run. Both executors give the
+same result store for the same thread count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from forgetmap.errors import ConfigError
+from forgetmap.collect import EXECUTORS
+from forgetmap.errors import ExecutorError
 from forgetmap.replay._plan import ReplayPlan
 
-__all__ = ["EXECUTORS", "execute"]
+__all__ = ["default_threads", "execute"]
 
-EXECUTORS = ("local", "ray")
+
+def default_threads() -> int:
+    """Torch's CPU thread count in this process (the default of ``--threads``)."""
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def check_executor(executor: str, ray_address: str | None) -> None:
+    """Refuse bad executor options before anything runs."""
+    if executor not in EXECUTORS:
+        raise ExecutorError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if executor == "local" and ray_address is not None:
+        raise ExecutorError("--ray-address needs --executor ray")
 
 
 def execute(
@@ -25,23 +42,25 @@ def execute(
     *,
     executor: str = "local",
     ray_address: str | None = None,
+    threads: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Any:
     """Run every unfinished run of ``plan`` into the result store in ``out``; returns the store."""
-    from forgetmap.replay._experiment import open_result_store
+    from forgetmap.collect._work import configure_process
+    from forgetmap.replay._experiment import _existing, open_result_store
     from forgetmap.replay._runs import Session, load_before, run_group
 
-    if executor not in EXECUTORS:
-        raise ConfigError(f"unknown executor {executor!r}; choose local or ray")
+    check_executor(executor, ray_address)
+    threads = threads or default_threads()
+    configure_process(threads)
     # The base model is loaded here once: its before-scores are shared by every run.
-    existing = _existing_before(out)
-    session = Session(plan, before=existing)
+    existing = _existing(out)
+    session = Session(plan, before=None if existing is None else load_before(existing))
     n_tokens = [int(e.scored.sum()) for e in session.score_upstream]
     store = open_result_store(plan, out, n_tokens)
     if not store.has_before():
         store.write_before({"nll": session.before})
-    before = load_before(store)
-    session.before = before
+    session.before = load_before(store)
     groups = [
         (task, seed)
         for task, seed in plan.groups()
@@ -51,16 +70,9 @@ def execute(
         for task, seed in groups:
             run_group(session, task, seed, store, progress=progress)
         return store
-    _run_on_ray(plan, out, groups, ray_address, progress)
+    del session  # Ray workers load their own copy
+    _run_on_ray(plan, out, groups, ray_address, threads, progress)
     return store
-
-
-def _existing_before(out: Path) -> Any:
-    from forgetmap.replay._experiment import _existing
-    from forgetmap.replay._runs import load_before
-
-    store = _existing(out)
-    return None if store is None else load_before(store)
 
 
 def _run_on_ray(
@@ -68,39 +80,40 @@ def _run_on_ray(
     out: Path,
     groups: list[tuple[str, int]],
     address: str | None,
+    threads: int,
     progress: Callable[[str], None] | None,
 ) -> None:
-    import ray
+    from forgetmap.collect._executors import _get, _RaySession, _resources
 
-    started = False
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        started = address is None
-    try:
-        gpus = ray.cluster_resources().get("GPU", 0)
-        remote = ray.remote(num_gpus=1 if gpus else 0)(_ray_group)
-        payload = plan.config.to_dict()
-        pending = [
-            remote.remote(payload, str(plan.base_dir), str(out), task, seed)
+    if not groups:
+        return
+    with _RaySession(address, None) as ray:
+        remote = ray.remote(**_resources(ray, SimpleNamespace(threads=threads)))(_ray_group)
+        plan_ref = ray.put(plan)
+        pending = {
+            remote.remote(plan_ref, str(out), task, seed, threads): f"{task}/seed{seed}"
             for task, seed in groups
-        ]
-        for task, seed in groups:
-            if progress is not None:
-                progress(f"{task}/seed{seed} (ray)")
-        ray.get(pending)
-    finally:
-        if started:
-            ray.shutdown()
+        }
+        try:
+            while pending:
+                finished, _ = ray.wait(list(pending), num_returns=1)
+                for ref in finished:
+                    label = pending.pop(ref)
+                    _get(ray, ref)
+                    if progress is not None:
+                        progress(f"{label} (all samplers, on Ray)")
+        finally:
+            for ref in pending:  # a failed group ends the experiment; stop the queued ones
+                ray.cancel(ref)
 
 
-def _ray_group(config: dict, base_dir: str, out: str, task: str, seed: int) -> None:
-    """A Ray task: rebuild the plan from the config, load the model, run one group."""
-    from forgetmap.replay._config import parse_replay_config
-    from forgetmap.replay._plan import plan_replay
+def _ray_group(plan: ReplayPlan, out: str, task: str, seed: int, threads: int) -> None:
+    """A Ray task: load the model in the worker and run one (task, seed) group."""
+    from forgetmap.collect._work import configure_process
     from forgetmap.replay._runs import Session, load_before, run_group
     from forgetmap.store import open_store
 
-    plan = plan_replay(parse_replay_config(config), Path(base_dir))
+    configure_process(threads)
     store = open_store(out)
     session = Session(plan, before=load_before(store))
     run_group(session, task, seed, store)

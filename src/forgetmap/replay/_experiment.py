@@ -33,6 +33,7 @@ def run_replay(
     base_dir: str | os.PathLike[str] | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    threads: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the replay experiment into ``out`` and return its result document.
@@ -49,6 +50,9 @@ def run_replay(
         Run the (task, seed) groups in this process, or as Ray tasks.
     ray_address : str, optional
         Ray cluster to join; without it a local Ray instance is started and stopped.
+    threads : int, optional
+        Torch CPU threads in every process (default: torch's default here). Results are
+        bit-identical for the same thread count.
     progress : callable, optional
         Called with a line of text as runs start.
 
@@ -57,6 +61,9 @@ def run_replay(
     dict
         The document written to ``out/replay.json`` (see :func:`~forgetmap.replay.summarise`).
     """
+    from forgetmap.replay._execute import check_executor
+
+    check_executor(executor, ray_address)
     if not isinstance(config, ReplayConfig):
         config, folder = load_replay_config(config)
         base_dir = folder if base_dir is None else base_dir
@@ -68,7 +75,14 @@ def run_replay(
     if pending:
         from forgetmap.replay._execute import execute
 
-        store = execute(plan, out, executor=executor, ray_address=ray_address, progress=progress)
+        store = execute(
+            plan,
+            out,
+            executor=executor,
+            ray_address=ray_address,
+            threads=threads,
+            progress=progress,
+        )
     return summarise_store(store, plan)
 
 
