@@ -105,7 +105,7 @@ def _percent(value: Any) -> str:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, float) and value == value and abs(value) != float("inf")
+    return isinstance(value, (int, float)) and value == value and abs(value) != float("inf")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -27,7 +27,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from forgetmap.config import (
     ModelConfig,
@@ -107,6 +114,17 @@ class ReplaySettings(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("must not repeat an entry")
         return value
+
+    @model_validator(mode="after")
+    def _one_way_to_hold_out(self) -> ReplaySettings:
+        if self.heldout is not None and self.heldout_ids is not None:
+            raise ValueError("give either heldout (a count) or heldout_ids (names), not both")
+        if self.heldout is None and self.heldout_ids is None:
+            raise ValueError(
+                "the held-out set is empty: give heldout (how many examples to hold out) "
+                "or heldout_ids"
+            )
+        return self
 
     def run_samplers(self) -> list[str]:
         """The samplers actually run, in order: the chosen ones plus the plain run if needed."""

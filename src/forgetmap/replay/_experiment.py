@@ -88,7 +88,7 @@ def run_replay(
 
 def summarise_store(store: Any, plan: ReplayPlan) -> dict[str, Any]:
     """Read every finished run from the result store, summarise, and write ``replay.json``."""
-    from forgetmap.store._atomic import atomic_write_json
+    from forgetmap.store._atomic import _nan_to_none, atomic_write_json
 
     settings = plan.config.replay
     runs = []
@@ -137,6 +137,7 @@ def summarise_store(store: Any, plan: ReplayPlan) -> dict[str, Any]:
         "complete": len(runs) == len(plan.units),
     }
     doc["path"] = str(store.path)
+    doc = _nan_to_none(doc)  # strict JSON: an undefined statistic (one run, no pairs) is null
     atomic_write_json(Path(store.path) / RESULT_FILE, doc)
     store.save_json("replay", doc)
     return doc
