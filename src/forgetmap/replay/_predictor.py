@@ -22,8 +22,8 @@ __all__ = ["PoolPredictor", "check_store"]
 def check_store(path: Path, config: Any, example_ids: Sequence[str], pool: np.ndarray) -> None:
     """Refuse a predictions store that cannot serve this experiment.
 
-    It must exist, be built with the same base model as ``config.model.id``, hold at least two
-    finished task rows, and have every pool example among its columns (same ids).
+    It must exist, be built with the same base model as ``config.model.id``, be complete with
+    at least two task rows, and have every pool example among its columns (same ids).
     """
     from forgetmap.store import open_store
 
@@ -48,6 +48,12 @@ def check_store(path: Path, config: Any, example_ids: Sequence[str], pool: np.nd
             f"{len(missing)} replay-pool example(s) (e.g. {missing[0]!r}) are not columns of the "
             f"predictions store {str(path)!r}; use the same [upstream] section as its collect "
             "config"
+        )
+    if store.missing():
+        raise ConfigError(
+            f"the predictions store {str(path)!r} has {len(store.missing())} unfinished task "
+            "row(s); finish its collect run first (predictions must not depend on when the "
+            "experiment started)"
         )
     if len(store.finished()) < 2:
         raise ConfigError(
