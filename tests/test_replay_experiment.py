@@ -191,6 +191,8 @@ def test_result_document(experiment):
     assert doc["tests"] and all(keys <= set(t) for t in doc["tests"])
     assert open_store(folder / "out").load_json("replay")["samplers"] == on_disk["samplers"]
     assert doc["settings"]["budget"] == 4 and doc["settings"]["complete"]
+    # the additive predictions rank the plain run's pool forgetting somewhat (tiny model: weakly)
+    assert set(doc["prediction_spearman"]) == {"predicted", "predicted_topk"}
 
 
 def test_rerun_of_a_finished_experiment_is_identical(experiment):
@@ -323,3 +325,15 @@ def test_cli_prints_a_table_and_json(cli, experiment):
     assert "ground_truth" in result.out and "Wilcoxon" in result.out
     result = cli("--format", "json", "replay", path, "--out", folder / "out")
     assert result.code == 0 and json.loads(result.out) == doc
+
+
+def test_unfinished_predictions_store_is_refused(cli, tmp_path):
+    create_store(
+        tmp_path / "predictions",
+        ["a", "b", "c"],
+        upstream_ids(),
+        config={"model": {"id": "tiny-random"}},
+    )
+    path = write_config(tmp_path)
+    result = cli("replay", path, "--out", tmp_path / "out")
+    assert result.code == 2 and "3 unfinished task row(s)" in result.err
