@@ -85,7 +85,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
                     _fmt(t["p_value"], 2),
                     _fmt(t.get("p_holm"), 2),
                     _num(t["effect_size"], 2),
-                    f"{_num(t['ci_low'])}…{_num(t['ci_high'])}",
+                    f"{_num(t['ci_low'], 3)}…{_num(t['ci_high'], 3)}",
                 )
                 for t in doc["tests"]
             ],
