@@ -171,3 +171,8 @@ def test_bad_checkpoints_are_refused(tiny, tmp_path):
 def test_bad_training_settings_are_refused(kwargs, problem):
     with pytest.raises(ConfigError, match=problem):
         TrainingSettings(**kwargs)
+
+
+def test_full_finetuning_refuses_a_model_with_an_adapter(tiny, task):
+    with base_weights(tiny, LORA), pytest.raises(ConfigError, match="LoRA adapter"):
+        finetune(tiny, task_batches(task, FULL, seed=0), FULL)

@@ -8,6 +8,7 @@ from forgetmap.lm._adapter import base_weights
 from forgetmap.lm._bundled import cache_dir
 from forgetmap.lm._checkpoint import load_checkpoint, save_checkpoint
 from forgetmap.lm._encode import EncodedExample, encode_examples
+from forgetmap.lm._generate import exact_match
 from forgetmap.lm._load import BUNDLED_IDS, load_model
 from forgetmap.lm._loaded import LoadedModel
 from forgetmap.lm._schedule import learning_rate_at
@@ -24,6 +25,7 @@ __all__ = [
     "base_weights",
     "cache_dir",
     "encode_examples",
+    "exact_match",
     "finetune",
     "learning_rate_at",
     "load_checkpoint",

@@ -74,7 +74,7 @@ def encode_examples(
             scored = np.ones(len(ids), dtype=bool)
             scored[:1] = False
         else:
-            prompt, response = _chat_token_ids(tokenizer, example)
+            prompt, response = chat_token_ids(tokenizer, example)
             keep_response = min(len(response), max_length - 1)
             keep_prompt = min(len(prompt), max_length - keep_response)
             ids = prompt[len(prompt) - keep_prompt :] + response[:keep_response]
@@ -93,7 +93,7 @@ def chat_prompt_text(tokenizer: Any, example: Example) -> str:
     return _apply_template(tokenizer, example, example.messages[:-1], generation_prompt=True)
 
 
-def _chat_token_ids(tokenizer: Any, example: Example) -> tuple[list[int], list[int]]:
+def chat_token_ids(tokenizer: Any, example: Example) -> tuple[list[int], list[int]]:
     """Token ids of the prompt (all messages but the last) and of the response."""
     assert example.messages is not None
     prompt = chat_prompt_text(tokenizer, example)

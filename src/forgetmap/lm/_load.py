@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from forgetmap.errors import ConfigError, ModelNotFoundError
-from forgetmap.lm._bundled import SMOLLM2_ID, smollm2_dir
+from forgetmap.lm._bundled import SMOLLM2_ID, quiet_transformers, smollm2_dir
 from forgetmap.lm._loaded import LoadedModel
 
 if TYPE_CHECKING:
@@ -148,10 +148,11 @@ def _from_pretrained(source: Any, dtype: torch.dtype, trust_remote_code: bool) -
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=dtype, trust_remote_code=trust_remote_code
-        )
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=dtype, trust_remote_code=trust_remote_code
+            )
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise ModelNotFoundError(

@@ -85,6 +85,11 @@ def finetune(
         loaded.model = attach_lora(loaded.model, settings)
     model = loaded.model
     if settings.method == "full":
+        if has_adapter(model):
+            raise ConfigError(
+                "full fine-tuning asked for, but the model carries a LoRA adapter: open "
+                "base_weights with the same settings that finetune gets"
+            )
         for parameter in model.parameters():
             parameter.requires_grad_(True)
     parameters = [p for p in model.parameters() if p.requires_grad]
