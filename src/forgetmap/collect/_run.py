@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,15 +168,16 @@ def collect(
     Returns the run's summary: shape, the tasks run and skipped, and per task the training
     losses, mean forgetting and timings.
     """
-    prepared = prepare_run(
-        config,
-        out,
-        base_dir=base_dir,
-        executor=executor,
-        ray_address=ray_address,
-        threads=threads,
-    )
-    return prepared.run(progress)
+    with _torch_threads_kept():
+        prepared = prepare_run(
+            config,
+            out,
+            base_dir=base_dir,
+            executor=executor,
+            ray_address=ray_address,
+            threads=threads,
+        )
+        return prepared.run(progress)
 
 
 def run_summary(store: ForgettingStore) -> dict[str, Any]:
@@ -212,6 +215,18 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- helpers
+@contextmanager
+def _torch_threads_kept() -> Iterator[None]:
+    """Give this process its torch thread count back once a run that set its own is over."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _default_threads() -> int:
     import torch
 
