@@ -5,7 +5,15 @@ Importing a command module must stay cheap: heavy libraries are imported inside 
 
 from __future__ import annotations
 
-from forgetmap.cli import collect_cmd, export_cmd, import_cmd, info_cmd, replay_cmd, synth_cmd
+from forgetmap.cli import (
+    collect_cmd,
+    evaluate_cmd,
+    export_cmd,
+    import_cmd,
+    info_cmd,
+    replay_cmd,
+    synth_cmd,
+)
 
 REGISTRY = [
     collect_cmd.register,
@@ -13,5 +21,6 @@ REGISTRY = [
     export_cmd.register,
     info_cmd.register,
     synth_cmd.register,
+    evaluate_cmd.register,
     replay_cmd.register,
 ]

@@ -10,7 +10,7 @@ from forgetmap.cli._options import MetricOption, RunArgument, output
 
 
 def info(ctx: typer.Context, run: RunArgument, metric: MetricOption = None) -> None:
-    """Show a store's shape, progress, groups and forgetting statistics."""
+    """Show a store's shape, progress, groups and forgetting stats."""
     from forgetmap.describe import describe
     from forgetmap.store import open_store
 

@@ -17,6 +17,7 @@ from forgetmap.predict._registry import ALL_METHODS, make_estimator
 from forgetmap.predict.baselines import CalibratedScore, RepresentationDotProduct
 from forgetmap.predict.probing import active_probes, random_probes
 from forgetmap.predict.protocol import draw_probes, evaluate, make_folds, parse_split
+from forgetmap.predict.store_inputs import evaluate_store
 
 __all__ = [
     "ALL_METHODS",
@@ -34,6 +35,7 @@ __all__ = [
     "active_probes",
     "draw_probes",
     "evaluate",
+    "evaluate_store",
     "make_estimator",
     "make_folds",
     "parse_split",

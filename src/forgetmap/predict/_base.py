@@ -211,15 +211,21 @@ class CompletionEstimator(ABC):
 
     # ------------------------------------------------------------------ calibration
     def conformal_factor(
-        self, k: int, level: float = 0.9, *, n_folds: int = 5, max_columns: int = 2000
+        self,
+        k: int,
+        level: float = 0.9,
+        *,
+        n_folds: int = 5,
+        max_columns: int = 1000,
+        max_rows: int = 40,
     ) -> float:
         """The multiplier turning the predictive scale into a ``level`` interval for ``k`` probes.
 
         Training tasks are split in ``n_folds``; a copy of the estimator is fitted on the others
-        (restricted to at most ``max_columns`` random columns, for speed at large N), each held-out
-        task is folded in from ``k`` random probes, and the ``level`` quantile (with the finite-
-        sample correction of split conformal prediction) of |residual| / scale on its unrevealed
-        entries is returned. Cached per (k, level).
+        (restricted to at most ``max_columns`` random columns, for speed at large N), each of at
+        most ``max_rows`` held-out tasks is folded in from ``k`` random probes, and the ``level``
+        quantile (with the finite-sample correction of split conformal prediction) of
+        |residual| / scale on its unrevealed entries is returned. Cached per (k, level).
         """
         self._check_fitted()
         key = (int(k), float(level))
@@ -234,7 +240,8 @@ class CompletionEstimator(ABC):
         sub = Z[:, columns]
         rows = np.flatnonzero(np.isfinite(sub).sum(axis=1) > k)
         scores: list[np.ndarray] = []
-        folds = np.array_split(rng.permutation(rows), min(n_folds, len(rows)))
+        held_out = rng.permutation(rows)[:max_rows]
+        folds = np.array_split(held_out, max(min(n_folds, len(held_out)), 1))
         for fold in folds:
             train = np.setdiff1d(np.arange(n_tasks), fold)
             if np.isfinite(sub[train]).any(axis=1).sum() < 2 or len(fold) == 0:

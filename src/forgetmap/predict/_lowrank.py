@@ -207,7 +207,7 @@ class LowRank(CompletionEstimator):
             return prediction, None
         cov = np.stack([c for _, c in posterior])  # (S, r, r)
         V = self._V
-        variance = np.einsum("nr,srt,nt->sn", V, cov, V, optimize=True) + self.noise_var_
+        variance = np.stack([((V @ c) * V).sum(axis=1) for c in cov]) + self.noise_var_
         return prediction, np.sqrt(variance)
 
 

@@ -99,6 +99,13 @@ def draw_probes(measured: np.ndarray, k: int, n_seeds: int, *, seed: int, row: i
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based); the sort-only path when there are no ties."""
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    if ordered.size < 2 or bool((ordered[1:] != ordered[:-1]).all()):
+        ranks = np.empty(x.size, dtype=np.float64)
+        ranks[order] = np.arange(1, x.size + 1)
+        return ranks
     from scipy.stats import rankdata
 
     return rankdata(x)
@@ -109,6 +116,54 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     b = b - b.mean()
     denominator = math.sqrt(float(a @ a) * float(b @ b))
     return float(a @ b) / denominator if denominator > 0 else math.nan
+
+
+class _Truth:
+    """What the metrics need from one row's unrevealed truth, computed once for all methods."""
+
+    def __init__(self, truth: np.ndarray, threshold: float, rank_sample: np.ndarray | None):
+        self.truth = truth
+        self.positive = truth > threshold
+        self.rank_sample = rank_sample
+        sample = truth if rank_sample is None else truth[rank_sample]
+        self.sample_positive = self.positive if rank_sample is None else self.positive[rank_sample]
+        self.sample_ranks = _ranks(sample)
+        self.top = max(1, math.ceil(0.1 * sample.size))
+        self.true_top = np.zeros(sample.size, dtype=bool)
+        if self.top < sample.size:
+            self.true_top[np.argpartition(-sample, self.top - 1)[: self.top]] = True
+
+
+def _metrics(truth: _Truth, predicted: np.ndarray, predicted_threshold: float) -> dict[str, float]:
+    error = predicted - truth.truth
+    positive = truth.positive
+    flagged = predicted > predicted_threshold
+    out = {
+        "se": float(error @ error),
+        "ae": float(np.abs(error).sum()),
+        "n": float(error.size),
+        "tp": float((positive & flagged).sum()),
+        "fp": float((~positive & flagged).sum()),
+        "fn": float((positive & ~flagged).sum()),
+        "pearson": _pearson(truth.truth, predicted),
+    }
+    sample = predicted if truth.rank_sample is None else predicted[truth.rank_sample]
+    rank_predicted = _ranks(sample)
+    out["spearman"] = _pearson(truth.sample_ranks, rank_predicted)
+    positive = truth.sample_positive
+    n_pos = int(positive.sum())
+    n_neg = sample.size - n_pos
+    out["auc"] = (
+        (float(rank_predicted[positive].sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        if n_pos and n_neg
+        else math.nan
+    )
+    if truth.top < sample.size:
+        predicted_top = np.argpartition(-sample, truth.top - 1)[: truth.top]
+        out["precision_at_10"] = float(truth.true_top[predicted_top].mean())
+    else:
+        out["precision_at_10"] = math.nan
+    return out
 
 
 def row_metrics(
@@ -122,44 +177,11 @@ def row_metrics(
     """Per-row metrics on unrevealed entries (truth and prediction of shape (n,)).
 
     Returns sums for the pooled metrics (``se``, ``ae``, ``n``, ``tp``, ``fp``, ``fn``) and the
-    per-row ``pearson``, ``spearman``, ``auc`` and ``precision_at_10``; rank-based ones use
-    ``rank_sample`` (indices into the row) when given.
+    per-row ``pearson``, ``spearman``, ``auc`` and ``precision_at_10`` (the share of the
+    predicted top 10% that are in the true top 10%); rank-based ones use ``rank_sample``
+    (indices into the row) when given.
     """
-    error = predicted - truth
-    positive = truth > threshold
-    flagged = predicted > predicted_threshold
-    out = {
-        "se": float(error @ error),
-        "ae": float(np.abs(error).sum()),
-        "n": float(truth.size),
-        "tp": float((positive & flagged).sum()),
-        "fp": float((~positive & flagged).sum()),
-        "fn": float((positive & ~flagged).sum()),
-        "pearson": _pearson(truth, predicted),
-    }
-    if rank_sample is not None:
-        truth, predicted, positive = (
-            truth[rank_sample],
-            predicted[rank_sample],
-            positive[rank_sample],
-        )
-    rank_predicted = _ranks(predicted)
-    out["spearman"] = _pearson(_ranks(truth), rank_predicted)
-    n_pos = int(positive.sum())
-    n_neg = truth.size - n_pos
-    out["auc"] = (
-        (float(rank_predicted[positive].sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-        if n_pos and n_neg
-        else math.nan
-    )
-    top = max(1, math.ceil(0.1 * truth.size))
-    if top < truth.size:
-        predicted_top = np.argpartition(-predicted, top - 1)[:top]
-        true_top = np.argpartition(-truth, top - 1)[:top]
-        out["precision_at_10"] = float(np.isin(predicted_top, true_top).mean())
-    else:
-        out["precision_at_10"] = math.nan
-    return out
+    return _metrics(_Truth(truth, threshold, rank_sample), predicted, predicted_threshold)
 
 
 class _Tally:
@@ -262,7 +284,7 @@ def evaluate(
     threshold: float = 0.0,
     level: float = 0.9,
     seed: int = 0,
-    max_rank_entries: int = 100_000,
+    max_rank_entries: int = 20_000,
     scatter_points: int = 2000,
 ) -> dict[str, Any]:
     """Compare predictors of a held-out task's forgetting from k probed examples.
@@ -407,6 +429,9 @@ def evaluate(
                 else None
                 for s, h in enumerate(hidden)
             ]
+            truths = [
+                _Truth(truth_row[h], threshold, rank_samples[s]) for s, h in enumerate(hidden)
+            ]
             chosen_points = np.random.default_rng([seed, int(row), 2]).permutation(len(hidden[0]))[
                 :per_row_points
             ]
@@ -429,18 +454,8 @@ def evaluate(
                 tally = tallies[name]
                 for s in range(n_seeds):
                     h = hidden[s]
-                    truth = truth_row[h]
-                    guess = prediction[s, h]
-                    tally.add(
-                        s,
-                        row_metrics(
-                            truth,
-                            guess,
-                            threshold=threshold,
-                            predicted_threshold=predicted_threshold,
-                            rank_sample=rank_samples[s],
-                        ),
-                    )
+                    truth = truths[s].truth
+                    tally.add(s, _metrics(truths[s], prediction[s, h], predicted_threshold))
                     if lower is not None:
                         inside = (truth >= lower[s, h]) & (truth <= upper[s, h])
                         tally.covered[s] += (inside.sum(), inside.size)

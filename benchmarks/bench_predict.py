@@ -1,0 +1,145 @@
+"""Prediction of held-out tasks: forgetmap's evaluation against scikit-surprise, and at scale.
+
+1. Reference comparison (66 × 10,000 low rank + noise; optionally a store given as argument):
+   scikit-surprise used as the reference implementation does — (task, example, value) triples
+   built from the matrix, and for every held-out task a full refit of BaselineOnly and
+   KNNBaseline (1000 SGD epochs of baselines) and SVD (5 factors, 1000 epochs) on the training
+   tasks' triples plus the held-out task's k probes. Same matrix, same probe masks, same run.
+   The reference is timed on a subset of held-out (task, seed) pairs and extrapolated per pair
+   (printed as such); forgetmap runs the full leave-one-task-out evaluation.
+2. Scale: 100 × 1,000,000, every completion method, 10 seeds, leave-one-task-out: time and peak
+   memory (targets: <= 60 s, <= 4 GB).
+
+Run: ``python -m benchmarks predict``, or with arguments ``[STORE ...] [--skip-scale]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from benchmarks._measure import peak_rss_gb
+from forgetmap.predict import draw_probes, evaluate, make_estimator
+
+K = 30
+SEEDS = 10
+PAIRS = {"additive": "BaselineOnly", "knn": "KNNBaseline", "lowrank": "SVD"}
+
+
+def low_rank_matrix(
+    n_tasks: int, n_examples: int, rank: int = 5, noise: float = 0.1, seed: int = 0
+):
+    """A task × example matrix of rank ``rank`` plus Gaussian noise (float32)."""
+    rng = np.random.default_rng(seed)
+    tasks = rng.normal(size=(n_tasks, rank)) * np.linspace(1.0, 0.3, rank)
+    examples = rng.normal(size=(rank, n_examples))
+    values = tasks @ examples + 0.5 + noise * rng.normal(size=(n_tasks, n_examples))
+    return values.astype(np.float32)
+
+
+def _surprise_models():
+    from surprise import SVD, BaselineOnly, KNNBaseline
+
+    baselines = {"method": "sgd", "n_epochs": 1000}
+    return {
+        "BaselineOnly": lambda: BaselineOnly(bsl_options=baselines, verbose=False),
+        "KNNBaseline": lambda: KNNBaseline(
+            bsl_options=baselines, sim_options={"name": "pearson_baseline"}, verbose=False
+        ),
+        "SVD": lambda: SVD(n_factors=5, n_epochs=1000, random_state=0),
+    }
+
+
+def _surprise_row(Z: np.ndarray, row: int, probes: np.ndarray, model) -> np.ndarray:
+    """Refit a surprise model on all other tasks plus the row's probes; predict the row."""
+    import pandas as pd
+    from surprise import Dataset, Reader
+
+    rows, cols = np.nonzero(np.isfinite(Z))
+    keep = (rows != row) | np.isin(cols, probes)
+    frame = pd.DataFrame(
+        {"task": rows[keep], "example": cols[keep], "value": Z[rows[keep], cols[keep]]}
+    )
+    low, high = float(np.nanmin(Z)), float(np.nanmax(Z))
+    data = Dataset.load_from_df(frame, Reader(rating_scale=(low, high)))
+    model.fit(data.build_full_trainset())
+    return np.array([model.predict(row, j, clip=False).est for j in range(Z.shape[1])])
+
+
+def reference_comparison(Z: np.ndarray, label: str, reference_pairs: int = 1) -> None:
+    """forgetmap LOO evaluation vs surprise refits on the same masks; prints RMSE and speed."""
+    n_tasks = Z.shape[0]
+    print(f"-- {label}: {Z.shape[0]} × {Z.shape[1]}, k={K}, {SEEDS} seeds, leave-one-task-out")
+    start = time.perf_counter()
+    document = evaluate(Z, methods=list(PAIRS), k=K, seeds=SEEDS)
+    ours_total = time.perf_counter() - start
+    per_pair = ours_total / (n_tasks * SEEDS)
+    print(
+        f"forgetmap: full evaluation {ours_total:.2f} s = {per_pair * 1e3:.2f} ms per (task, seed)"
+    )
+    try:
+        models = _surprise_models()
+    except ImportError:
+        print("scikit-surprise is not installed: reference skipped")
+        return
+    # The same masks: draw_probes is what evaluate uses for (seed 0, row, repetition 0).
+    pairs = [(row, 0) for row in range(min(reference_pairs, n_tasks))]
+    print(f"reference timed on {len(pairs)} held-out (task, seed) pair(s), extrapolated per pair")
+    for ours, theirs in PAIRS.items():
+        seconds, ref_se, our_se, count = 0.0, 0.0, 0.0, 0
+        for row, repetition in pairs:
+            measured = np.flatnonzero(np.isfinite(Z[row]))
+            probes = draw_probes(measured, K, SEEDS, seed=0, row=row)[repetition]
+            hidden = np.setdiff1d(measured, probes)
+            t0 = time.perf_counter()
+            predicted = _surprise_row(Z, row, probes, models[theirs]())
+            seconds += time.perf_counter() - t0
+            train = np.setdiff1d(np.arange(n_tasks), [row])
+            mine = make_estimator(ours).fit(Z[train]).predict_row(probes, Z[row, probes])
+            truth = Z[row, hidden].astype(np.float64)
+            ref_se += float(((predicted[hidden] - truth) ** 2).sum())
+            our_se += float(((mine[hidden] - truth) ** 2).sum())
+            count += hidden.size
+        ref_per_pair = seconds / len(pairs)
+        ref_total = ref_per_pair * n_tasks * SEEDS
+        print(
+            f"{ours:>9} vs {theirs:<12} RMSE {np.sqrt(our_se / count):.4f} vs "
+            f"{np.sqrt(ref_se / count):.4f} on the same pairs "
+            f"(full-run forgetmap RMSE {document['methods'][ours]['rmse']:.4f}); reference "
+            f"{ref_per_pair:.1f} s per pair -> {ref_total:.0f} s extrapolated; "
+            f"speed-up {ref_total / ours_total:.0f}× (whole forgetmap evaluation, all 3 methods)"
+        )
+
+
+def scale(n_tasks: int = 100, n_examples: int = 1_000_000) -> None:
+    """Every completion method, 10 seeds, leave-one-task-out on a 100 × 1,000,000 matrix."""
+    Z = low_rank_matrix(n_tasks, n_examples, seed=1)
+    methods = ["mean", "additive", "multiplicative", "lowrank", "knn"]
+    start = time.perf_counter()
+    document = evaluate(Z, methods=methods, k=K, seeds=SEEDS)
+    seconds = time.perf_counter() - start
+    print(f"-- scale: {n_tasks} × {n_examples:,} float32, {methods}, {SEEDS} seeds, LOO")
+    for name in methods:
+        result = document["methods"][name]
+        print(f"{name:>15}: rmse {result['rmse']:.4f}  {result['seconds']:.1f} s")
+    print(f"total {seconds:.1f} s (target <= 60 s); peak memory {peak_rss_gb():.2f} GB (<= 4 GB)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    skip_scale = "--skip-scale" in args
+    paths = [a for a in args if not a.startswith("--")]
+    reference_comparison(low_rank_matrix(66, 10_000), "66 × 10,000 low rank + noise")
+    for path in paths:
+        from forgetmap.store import open_store
+
+        store = open_store(path)
+        reference_comparison(store.forgetting(finished_only=True), f"store {path}")
+    if not skip_scale:
+        scale()
+
+
+if __name__ == "__main__":
+    main()

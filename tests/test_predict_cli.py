@@ -1,0 +1,64 @@
+"""``forgetmap evaluate`` end to end on a small imported store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from forgetmap.io import import_matrix
+
+
+@pytest.fixture
+def run(tmp_path):
+    from forgetmap.synthetic import planted_matrix
+
+    matrix = planted_matrix(12, 120, seed=1)
+    path = tmp_path / "m.npy"
+    np.save(path, matrix.values)
+    import_matrix(path, tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_evaluate_json(cli, run, tmp_path):
+    out = tmp_path / "eval.json"
+    result = cli(
+        "evaluate", run, "--k", 10, "--seeds", 2, "--methods", "mean,lowrank", "--json", out
+    )
+    assert result.code == 0, result.err
+    assert "rmse" in result.out and "mean" in result.out
+    doc = json.loads(out.read_text())
+    assert set(doc["methods"]) == {"mean", "lowrank"}
+    assert doc["settings"]["k"] == 10 and doc["settings"]["metric"] == "nll"
+    assert doc["methods"]["lowrank"]["rmse"] < doc["methods"]["mean"]["rmse"]
+    saved = json.loads((run / "artifacts" / "evaluate.json").read_text())
+    assert saved["methods"].keys() == doc["methods"].keys()
+
+
+def test_evaluate_json_format(cli, run):
+    result = cli("--format", "json", "evaluate", run, "--k", 5, "--seeds", 1, "--methods", "mean")
+    assert result.code == 0
+    assert json.loads(result.out)["methods"]["mean"]["seconds"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--k", "0"], "positive integer"),
+        (["--k", "120"], "fewer than"),
+        (["--methods", "magic"], "unknown method"),
+        (["--split", "random"], "unknown split"),
+        (["--split", "group:family"], "no column"),
+    ],
+)
+def test_evaluate_bad_input(cli, run, args, message):
+    result = cli("evaluate", run, "--seeds", 1, *args)
+    assert result.code == 2
+    assert message in result.err and result.err.count("\n") == 1
+
+
+def test_evaluate_help_fits_one_line(cli):
+    result = cli("--help")
+    line = next(line for line in result.out.splitlines() if line.strip().startswith("evaluate"))
+    assert not line.rstrip().endswith("...")

@@ -1,0 +1,202 @@
+"""The evaluation protocol: masks, splits, metrics, active probing and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from forgetmap.errors import PredictionError
+from forgetmap.predict import (
+    LowRank,
+    active_probes,
+    draw_probes,
+    evaluate,
+    make_folds,
+    random_probes,
+)
+from forgetmap.predict.protocol import row_metrics
+
+
+@pytest.fixture
+def planted():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(20, 3)) @ rng.normal(size=(3, 150)) + 0.05 * rng.normal(size=(20, 150))
+
+
+def test_probes_never_repeat_and_are_fresh_per_row_and_seed():
+    measured = np.arange(0, 200, 2)
+    probes = draw_probes(measured, 30, 10, seed=0, row=3)
+    assert probes.shape == (10, 30)
+    for draw in probes:
+        assert len(set(draw)) == 30 and set(draw) <= set(measured)
+    assert len({tuple(draw) for draw in probes}) == 10
+    assert not np.array_equal(probes, draw_probes(measured, 30, 10, seed=0, row=4))
+    assert np.array_equal(probes, draw_probes(measured, 30, 10, seed=0, row=3))
+
+
+def test_probes_never_reach_the_metrics(planted, monkeypatch):
+    import forgetmap.predict.protocol as protocol
+
+    seen = []
+    original = protocol._metrics
+
+    def spy(truth, predicted, predicted_threshold):
+        assert truth.truth.size == predicted.size
+        seen.append(truth.truth.size)
+        return original(truth, predicted, predicted_threshold)
+
+    Z = planted.copy()
+    Z[2, :10] = np.nan
+    monkeypatch.setattr(protocol, "_metrics", spy)
+    evaluate(Z, methods=["mean"], k=7, seeds=2)
+    sizes = np.array(seen).reshape(20, 2)
+    assert (sizes[np.arange(20) != 2] == 150 - 7).all()
+    assert (sizes[2] == 140 - 7).all()
+
+
+def test_probe_values_excluded_exactly(planted):
+    # An estimator that predicts the truth everywhere except a wrong value at probes would score
+    # RMSE 0 only if probes are excluded: emulate with the truth-preserving lowrank on exact data.
+    Z = planted[:, :]
+    doc = evaluate(Z, methods=["lowrank"], k=10, seeds=3)
+    assert doc["methods"]["lowrank"]["rmse"] < 0.1
+
+
+def test_active_beats_random_on_planted_low_rank():
+    rng = np.random.default_rng(1)
+    # A few examples carry most of the task-specific signal: random probes rarely hit them.
+    M, N = 30, 400
+    V = rng.normal(size=(N, 3)) * np.where(rng.random((N, 1)) < 0.05, 5.0, 0.2)
+    Z = rng.normal(size=(M, 3)) @ V.T + 0.05 * rng.normal(size=(M, N))
+    random_doc = evaluate(Z, methods=["lowrank"], k=6, seeds=3, probe="random", split="kfold:5")
+    active_doc = evaluate(Z, methods=["lowrank"], k=6, seeds=3, probe="active", split="kfold:5")
+    assert active_doc["methods"]["lowrank"]["rmse"] < random_doc["methods"]["lowrank"]["rmse"]
+
+
+def test_active_probes_pick_informative_columns():
+    V = np.zeros((2, 10))
+    V[0, 3] = 1.0
+    V[1, 7] = 1.0
+    V += 1e-3
+    assert active_probes(V, 2).tolist() == [3, 7]
+    assert active_probes(V, 2, candidates=np.array([0, 1, 7])).tolist()[-1] == 7
+
+
+def test_random_probes_bad_k():
+    with pytest.raises(PredictionError):
+        random_probes(np.arange(5), 6, np.random.default_rng(0))
+
+
+def test_folds():
+    assert len(make_folds(5, "loo")) == 5
+    folds = make_folds(10, "kfold:3", seed=1)
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(10))
+    groups = ["a", "a", "b", "b", "c"]
+    folds = make_folds(5, "group:family", groups=groups)
+    assert [test.tolist() for _, test in folds] == [[0, 1], [2, 3], [4]]
+    for train, test in folds:
+        assert not set(train) & set(test)
+
+
+def test_row_metrics_perfect_prediction():
+    truth = np.linspace(-1, 1, 101)
+    metrics = row_metrics(truth, truth, threshold=0.0, predicted_threshold=0.0)
+    assert metrics["se"] == 0 and metrics["spearman"] == pytest.approx(1.0)
+    assert metrics["auc"] == pytest.approx(1.0) and metrics["precision_at_10"] == 1.0
+    assert metrics["fp"] == 0 and metrics["fn"] == 0
+
+
+def test_evaluate_document(planted):
+    groups = ["g0"] * 10 + ["g1"] * 10
+    doc = evaluate(planted, k=10, seeds=2, split="group:family", groups=groups)
+    assert set(doc["methods"]) == {"mean", "additive", "multiplicative", "lowrank", "knn"}
+    assert set(doc["skipped"]) == {
+        "similarity_embedding",
+        "similarity_tfidf",
+        "gradient",
+        "representation",
+    }
+    result = doc["methods"]["lowrank"]
+    for key in (
+        "rmse",
+        "mae",
+        "pearson",
+        "spearman",
+        "f1",
+        "precision",
+        "recall",
+        "auc",
+        "precision_at_10",
+        "coverage_90",
+        "seconds",
+        "rmse_std",
+        "auc_std",
+    ):
+        assert key in result
+    assert result["rmse"] < doc["methods"]["mean"]["rmse"]
+    assert len(doc["scatter"]["lowrank"]["true"]) <= 2000
+    json.dumps(doc, allow_nan=False)
+    again = evaluate(planted, k=10, seeds=2, split="group:family", groups=groups)
+    assert again["scatter"] == doc["scatter"]
+
+
+def test_baselines_run_with_their_inputs(planted):
+    rng = np.random.default_rng(3)
+    similarity = planted + 0.5 * rng.normal(size=planted.shape)
+    texts = {
+        "tasks": [[f"task {i} word{i % 4} text"] for i in range(20)],
+        "examples": [f"example {j} token{j % 7}" for j in range(150)],
+    }
+    doc = evaluate(
+        planted,
+        k=10,
+        seeds=1,
+        split="kfold:4",
+        methods=["mean", "similarity_tfidf", "gradient", "representation"],
+        similarities={"tfidf": similarity, "gradient": -similarity},
+        texts=texts,
+    )
+    assert set(doc["methods"]) == {"mean", "similarity_tfidf", "gradient", "representation"}
+    assert doc["methods"]["similarity_tfidf"]["pearson"] > 0.5
+    assert "coverage_90" not in doc["methods"]["gradient"]
+
+
+def test_binary_matrix_runs_logistic_models():
+    rng = np.random.default_rng(4)
+    B = (rng.random((12, 1)) + rng.random((1, 80)) > 1.0).astype(float)
+    doc = evaluate(B, k=10, seeds=1, split="kfold:3")
+    assert {"logistic_additive", "logistic_lowrank"} <= set(doc["methods"])
+    assert doc["settings"]["binary"] and doc["settings"]["predicted_threshold"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "positive integer"),
+        ({"k": 150}, "fewer than the 150 measured"),
+        ({"methods": ["nope"]}, "unknown method"),
+        ({"split": "half"}, "unknown split"),
+        ({"split": "kfold:1"}, "kfold"),
+        ({"probe": "smart"}, "unknown probe"),
+    ],
+)
+def test_bad_input(planted, kwargs, message):
+    with pytest.raises(PredictionError, match=message):
+        evaluate(planted, seeds=1, **{"k": 5, **kwargs})
+
+
+def test_empty_test_row_and_too_few_training_rows(planted):
+    Z = planted.copy()
+    Z[4] = np.nan
+    with pytest.raises(PredictionError, match="no measured"):
+        evaluate(Z, k=5, seeds=1)
+    with pytest.raises(PredictionError, match="at least 2"):
+        evaluate(planted[:2], k=5, seeds=1)
+
+
+def test_lowrank_components_feed_active_probes(planted):
+    components = LowRank(rank=3).fit(planted).components_
+    chosen = active_probes(components, 5)
+    assert len(set(chosen.tolist())) == 5
