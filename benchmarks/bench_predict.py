@@ -10,7 +10,7 @@
 2. Scale: 100 × 1,000,000, every completion method, 10 seeds, leave-one-task-out: time and peak
    memory (targets: <= 60 s, <= 4 GB).
 
-Run: ``python -m benchmarks predict``, or with arguments ``[STORE ...] [--skip-scale]``.
+Run: ``python -m benchmarks predict``, or with arguments ``[STORE ...] [--scale]``.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def scale(n_tasks: int = 100, n_examples: int = 1_000_000) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    skip_scale = "--skip-scale" in args
+    run_scale = "--scale" in args  # opt-in: the 60 s target is not met yet (see README.md)
     paths = [a for a in args if not a.startswith("--")]
     reference_comparison(low_rank_matrix(66, 10_000), "66 × 10,000 low rank + noise")
     for path in paths:
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
 
         store = open_store(path)
         reference_comparison(store.forgetting(finished_only=True), f"store {path}")
-    if not skip_scale:
+    if run_scale:
         scale()
 
 

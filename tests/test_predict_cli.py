@@ -62,3 +62,17 @@ def test_evaluate_help_fits_one_line(cli):
     result = cli("--help")
     line = next(line for line in result.out.splitlines() if line.strip().startswith("evaluate"))
     assert not line.rstrip().endswith("...")
+
+
+def test_predict_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from forgetmap.predict import evaluate; "
+        "evaluate(np.random.default_rng(0).normal(size=(6, 40)), k=5, seeds=1, "
+        "methods=['lowrank', 'knn']); print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
