@@ -13,6 +13,7 @@ from forgetmap.cli import (
     forecast_cmd,
     import_cmd,
     info_cmd,
+    replay_cmd,
     report_cmd,
     similarity_cmd,
     synth_cmd,
@@ -29,4 +30,5 @@ REGISTRY = [
     evaluate_cmd.register,
     forecast_cmd.register,
     report_cmd.register,
+    replay_cmd.register,
 ]
