@@ -54,9 +54,18 @@ class RunProgress:
         self._progress.update(self._tasks, total=total, completed=finished, visible=True, rate="")
 
     def task_done(self, task_id: str, summary: dict[str, Any]) -> None:
-        """Advance the task bar."""
+        """Advance the task bar; without a terminal (logs, CI) also print one line per task."""
         self._progress.advance(self._tasks)
         self._progress.update(self._tasks, rate=_rate(self._progress, self._tasks, "tasks/min"))
+        console = self._progress.console
+        if not console.is_terminal:
+            task = next(task for task in self._progress.tasks if task.id == self._tasks)
+            seconds = sum(float(summary.get(k) or 0) for k in ("train_seconds", "score_seconds"))
+            console.print(
+                f"task {task_id} done ({int(task.completed)}/{int(task.total or 0)}): "
+                f"loss {summary.get('first_loss', float('nan')):.3f} → "
+                f"{summary.get('last_loss', float('nan')):.3f}, {seconds:.0f} s"
+            )
 
     def _training(self, task_id: str, steps: int) -> Progress:
         bar = self._steps
