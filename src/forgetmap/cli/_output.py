@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +20,8 @@ class Output:
             raise ValueError(f"unknown output format {format!r}")
         self.format = format
         self.console = Console(highlight=False, soft_wrap=False)
+        if not self.console.is_terminal and "COLUMNS" not in os.environ:
+            self.console.width = 160  # logs and pipes: wide tables stay whole
         self.stderr = Console(stderr=True, highlight=False)
 
     @property
@@ -42,10 +45,18 @@ class Output:
     ) -> None:
         """Print a table (human mode)."""
         table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        cells = [[format_cell(cell) for cell in row] for row in rows]
         for index, column in enumerate(columns):
-            table.add_column(column, justify="left" if index == 0 else "right")
-        for row in rows:
-            table.add_row(*(format_cell(cell) for cell in row))
+            # Numbers and ids are never cut short: a column is at least as wide as its widest cell.
+            widest = max((len(row[index]) for row in cells), default=0)
+            table.add_column(
+                column,
+                justify="left" if index == 0 else "right",
+                min_width=min(widest, 40),
+                no_wrap=index > 0,
+            )
+        for row in cells:
+            table.add_row(*row)
         self.console.print(table)
 
 
