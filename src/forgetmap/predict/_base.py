@@ -110,7 +110,19 @@ class CompletionEstimator(ABC):
         self._fit(Z)
         self._conformal: dict[tuple[int, float], float] = {}
         self._calibration_matrix = Z
+        self._calibration_rows: np.ndarray | None = None
         return self
+
+    def _calibration_block(self, columns: np.ndarray) -> np.ndarray:
+        """The training rows' entries in ``columns``, shape (n_tasks, len(columns)).
+
+        A leave-one-task-out fold fitted from shared statistics keeps the whole matrix and the
+        indices of its training rows instead of a copy of them.
+        """
+        rows = getattr(self, "_calibration_rows", None)
+        if rows is None:
+            return self._calibration_matrix[:, columns]
+        return self._calibration_matrix[np.ix_(rows, columns)]
 
     @abstractmethod
     def _fit(self, Z: np.ndarray) -> None:
@@ -231,13 +243,13 @@ class CompletionEstimator(ABC):
         key = (int(k), float(level))
         if key in self._conformal:
             return self._conformal[key]
-        Z = self._calibration_matrix
         rng = np.random.default_rng(12345)
-        n_tasks, n_examples = Z.shape
+        n_examples = self.n_examples_
         columns = np.arange(n_examples)
         if n_examples > max_columns:
             columns = np.sort(rng.choice(n_examples, size=max_columns, replace=False))
-        sub = Z[:, columns]
+        sub = self._calibration_block(columns)
+        n_tasks = sub.shape[0]
         rows = np.flatnonzero(np.isfinite(sub).sum(axis=1) > k)
         scores: list[np.ndarray] = []
         held_out = rng.permutation(rows)[:max_rows]
