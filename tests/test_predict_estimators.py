@@ -109,6 +109,22 @@ def test_interval_coverage_near_nominal():
     assert abs(np.concatenate(covered).mean() - 0.9) < 0.05
 
 
+@pytest.mark.parametrize("name", ["mean", "additive", "multiplicative", "lowrank", "knn"])
+def test_intervals_stay_sane_on_a_tiny_store(name):
+    # 8 × 32 with a spread of 0.001: a rank-5 model on the 5-6 rows of a calibration fold fits
+    # them exactly, which once made the lowrank factor ~1e7 and the intervals ±5000.
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(8, 3)) @ rng.normal(size=(3, 32)) + 0.05 * rng.normal(size=(8, 32))
+    Z *= 1e-3
+    model = make_estimator(name).fit(Z[1:])
+    cols = rng.choice(32, 10, replace=False)
+    _, lower, upper = model.predict_interval(cols, Z[0, cols])
+    half = (upper - lower) / 2
+    assert (half > 0).all() and np.median(half) < 10 * Z.std()
+    hidden = np.setdiff1d(np.arange(32), cols)
+    assert ((Z[0, hidden] >= lower[hidden]) & (Z[0, hidden] <= upper[hidden])).mean() >= 0.6
+
+
 def test_logistic_models_give_probabilities_that_separate():
     rng = np.random.default_rng(8)
     logits = rng.normal(size=(40, 1)) + 2 * rng.normal(size=(1, 300))

@@ -187,9 +187,10 @@ class CompletionEstimator(ABC):
         """Prediction and a calibrated predictive interval for every example.
 
         The estimator's own predictive scale (for the ridge fold-in: the posterior standard
-        deviation) is multiplied by a conformal factor: the ``level`` quantile of standardised
-        residuals of training tasks folded in from the same number of probes by a model fitted
-        without them (cross-fitting over training tasks, on a column subsample).
+        deviation over the noise level, ``sqrt(1 + leverage)``) is multiplied by a conformal
+        factor: the ``level`` quantile of normalised absolute residuals of training tasks folded
+        in from the same number of probes by a model fitted without them (cross-fitting over
+        training tasks, on a column subsample).
 
         Returns
         -------
@@ -209,7 +210,18 @@ class CompletionEstimator(ABC):
             raise PredictionError(f"interval level must lie in (0, 1), got {level}")
         prediction, scale = self._fold_in_many(cols, values, with_scale=True)
         factor = self.conformal_factor(len(cols[0]), level)
-        return prediction, prediction - factor * scale, prediction + factor * scale
+        half = (factor / self._scale_unit()) * scale
+        return prediction, prediction - half, prediction + half
+
+    def _scale_unit(self) -> float:
+        """The fitted noise level the predictive scale is proportional to (1.0: none).
+
+        Calibration divides it out: the conformal factor is then a quantile of residuals in the
+        data's units over a unitless, well-conditioned scale (for the ridge fold-in
+        ``sqrt(1 + leverage)``), so a calibration model whose own noise estimate collapses
+        (few training rows, rank close to their number) cannot blow the factor up.
+        """
+        return 1.0
 
     def _fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prediction, scale = self._fold_in_many([cols], [values], with_scale=True)
@@ -232,6 +244,10 @@ class CompletionEstimator(ABC):
         max_rows: int = 40,
     ) -> float:
         """The multiplier turning the predictive scale into a ``level`` interval for ``k`` probes.
+
+        In the units of the data over :meth:`_scale_unit` (the interval is
+        ``factor × scale / _scale_unit()``): a quantile of absolute residuals normalised by
+        the unitless part of the scale.
 
         Training tasks are split in ``n_folds``; a copy of the estimator is fitted on the others
         (restricted to at most ``max_columns`` random columns, for speed at large N), each of at
@@ -268,7 +284,8 @@ class CompletionEstimator(ABC):
                 prediction, scale = clone._fold_in(probe, sub[row, probe].astype(np.float64))
                 hidden = np.setdiff1d(measured, probe)
                 residual = np.abs(sub[row, hidden] - prediction[hidden])
-                scores.append(residual / np.maximum(scale[hidden], 1e-12))
+                relative = scale[hidden] / clone._scale_unit()
+                scores.append(residual / np.maximum(relative, 1e-12))
         if not scores:
             factor = float(_normal_quantile(level))
         else:

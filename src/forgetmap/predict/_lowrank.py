@@ -204,6 +204,9 @@ class LowRank(CompletionEstimator):
         prior_var = self.task_factors_.var(axis=0) if r else np.zeros(0)
         self.prior_var_ = np.maximum(prior_var, 1e-12 * max(prior_var.max(initial=0.0), 1e-300))
 
+    def _scale_unit(self) -> float:
+        return float(np.sqrt(self.noise_var_)) if self.noise_var_ > 0 else 1.0
+
     def fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (r,) and covariance (r, r) of a new task's scores from its probes."""
         A = self._V[cols]  # (k, r)
