@@ -95,6 +95,23 @@ def test_knn_prefers_the_planted_twin():
     assert index.tolist() == [0]
 
 
+def test_knn_interpolation_beats_the_similarity_weighted_mean():
+    # Planted rank-4 tasks: a new task is a mix of several training tasks, which jointly derived
+    # weights recover and a similarity-weighted mean (KNNBaseline) cannot.
+    rng = np.random.default_rng(11)
+    Z = rng.normal(size=(40, 4)) @ rng.normal(size=(4, 500)) + 0.1 * rng.normal(size=(40, 500))
+    errors = {}
+    for interpolate in (True, False):
+        model = KNN(interpolate=interpolate).fit(Z[5:])
+        se = 0.0
+        for row in range(5):
+            cols = rng.choice(500, 30, replace=False)
+            hidden = np.setdiff1d(np.arange(500), cols)
+            se += float(((model.predict_row(cols, Z[row, cols]) - Z[row])[hidden] ** 2).mean())
+        errors[interpolate] = se
+    assert errors[True] < 0.3 * errors[False]
+
+
 def test_interval_coverage_near_nominal():
     rng = np.random.default_rng(7)
     M, N = 60, 400

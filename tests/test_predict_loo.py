@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forgetmap.predict import evaluate, make_estimator
+from forgetmap.predict import KNN, evaluate, make_estimator
 from forgetmap.predict._loo import LeaveOneOut
 
 METHODS = ["mean", "additive", "multiplicative", "lowrank", "knn"]
@@ -17,14 +17,19 @@ def matrix():
     return rng.normal(size=(12, 4)) @ rng.normal(size=(4, 240)) + 0.1 * rng.normal(size=(12, 240))
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", [*METHODS, "knn_similarity_mean"])
 def test_fold_state_matches_refit(matrix, name):
+    def make_estimator_(name):
+        if name == "knn_similarity_mean":
+            return KNN(interpolate=False)
+        return make_estimator(name)
+
     shared = LeaveOneOut(matrix)
     rng = np.random.default_rng(0)
     for row in (0, 5, 11):
         train = np.setdiff1d(np.arange(len(matrix)), [row])
-        refit = make_estimator(name).fit(matrix[train])
-        fast = shared.fit(make_estimator(name), row)
+        refit = make_estimator_(name).fit(matrix[train])
+        fast = shared.fit(make_estimator_(name), row)
         cols = rng.choice(matrix.shape[1], size=10, replace=False)
         expected = refit.predict_interval(cols, matrix[row, cols])
         got = fast.predict_interval(cols, matrix[row, cols])

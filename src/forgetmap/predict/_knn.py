@@ -13,14 +13,25 @@ class KNN(CompletionEstimator):
 
     The baseline is μ + a_new + b_j (see :class:`~forgetmap.predict.Additive`). Similarity to a
     training task is the cosine of the two tasks' baseline residuals on the probed examples they
-    share, multiplied by ``n / (n + shrinkage)`` so that few common entries count for little. The
-    prediction adds the similarity-weighted mean residual of the ``n_neighbors`` most similar
-    (positively correlated) training tasks to the baseline, like KNNBaseline in recommenders.
+    share (the pearson-baseline similarity of recommenders), multiplied by
+    ``n / (n + shrinkage)`` so that few common entries count for little.
+
+    With ``interpolate=True`` (default) the ``n_neighbors`` most similar tasks (largest
+    |similarity|) get jointly derived interpolation weights (Bell & Koren, 2007): the ridge
+    regression of the new task's residuals on theirs at the probed examples, with penalty
+    ``ridge · σ²``; the prediction adds the weighted sum of their residuals to the baseline.
+    Unlike a similarity-weighted mean, the weights account for neighbours that say the same
+    thing and can add up several tasks' patterns. With ``interpolate=False`` the prediction adds
+    the similarity-weighted mean residual of the most similar positively correlated tasks,
+    exactly as KNNBaseline does.
 
     Parameters
     ----------
-    n_neighbors : int, default=10
+    n_neighbors : int, default=20
     shrinkage : float, default=10.0
+    interpolate : bool, default=True
+    ridge : float, default=1.0
+        Penalty of the interpolation weights, in units of the residual variance σ².
 
     Attributes
     ----------
@@ -31,9 +42,17 @@ class KNN(CompletionEstimator):
     noise_var_, task_var_ : float
     """
 
-    def __init__(self, n_neighbors: int = 10, shrinkage: float = 10.0) -> None:
+    def __init__(
+        self,
+        n_neighbors: int = 20,
+        shrinkage: float = 10.0,
+        interpolate: bool = True,
+        ridge: float = 1.0,
+    ) -> None:
         self.n_neighbors = n_neighbors
         self.shrinkage = shrinkage
+        self.interpolate = interpolate
+        self.ridge = ridge
 
     def _fit(self, Z: np.ndarray) -> None:
         column, task, noise_var, task_var = fit_additive(Z)
@@ -104,9 +123,16 @@ class KNN(CompletionEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             similarity = np.where(norm > 0, block @ target / norm, 0.0)
         similarity *= common / (common + float(self.shrinkage))
-        order = np.argsort(-similarity, kind="stable")[: int(self.n_neighbors)]
-        order = order[similarity[order] > 0]
-        return order, similarity[order], effect
+        if not self.interpolate:
+            order = np.argsort(-similarity, kind="stable")[: int(self.n_neighbors)]
+            order = order[similarity[order] > 0]
+            return order, similarity[order], effect
+        order = np.argsort(-np.abs(similarity), kind="stable")[: int(self.n_neighbors)]
+        order = order[similarity[order] != 0]
+        A = (block[order] * shared[order]).T  # (k, K)
+        penalty = float(self.ridge) * max(self.noise_var_, 1e-300)
+        gram = A.T @ A + penalty * np.eye(len(order))
+        return order, np.linalg.solve(gram, A.T @ target), effect
 
     def _fold_in_many(
         self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
@@ -117,6 +143,18 @@ class KNN(CompletionEstimator):
         for row, (c, v) in enumerate(zip(cols, values, strict=True)):
             index, weight, effects[row] = self.neighbours(c, v)
             weights[row, index] = weight
+        if self.interpolate:
+            if self._complete:
+                deviation = self._weighted_residuals(weights, False)[0]
+            else:
+                W = weights.astype(self._residuals.dtype)
+                deviation = (W @ self._residuals).astype(np.float64)
+            prediction = self.column_effect_[None, :] + effects[:, None] + deviation
+            if not with_scale:
+                return prediction, None
+            # Noise of the new task plus that carried by the weighted neighbours.
+            sd = np.sqrt(self.noise_var_ * (1.0 + (weights**2).sum(axis=1)))
+            return prediction, np.repeat(sd[:, None], n, axis=1)
         if self._complete:
             numerator, spread = self._weighted_residuals(weights, with_scale)
             denominator = weights.sum(axis=1, keepdims=True)
