@@ -122,7 +122,10 @@ class CompletionEstimator(ABC):
         rows = getattr(self, "_calibration_rows", None)
         if rows is None:
             return self._calibration_matrix[:, columns]
-        return self._calibration_matrix[np.ix_(rows, columns)]
+        source = self._calibration_matrix
+        if hasattr(source, "column_block"):  # shared statistics: the block is cached
+            return source.column_block(columns)[rows]
+        return source[np.ix_(rows, columns)]
 
     @abstractmethod
     def _fit(self, Z: np.ndarray) -> None:

@@ -98,7 +98,12 @@ class KNN(CompletionEstimator):
         return np.ones((len(self.task_effects_), self.n_examples_), dtype=bool)
 
     def _residual_columns(self, cols: np.ndarray | slice) -> np.ndarray:
-        block = self._Z[:, cols] if self._rows is None else self._Z[self._rows][:, cols]
+        if self._rows is None:
+            block = self._Z[:, cols]
+        elif isinstance(cols, slice):
+            block = self._Z[self._rows][:, cols]
+        else:
+            block = self._Z[np.ix_(self._rows, cols)]
         block = block - self.column_effect_[cols].astype(block.dtype)[None, :]
         return block - self.task_effects_.astype(block.dtype)[:, None]
 

@@ -50,6 +50,15 @@ class LeaveOneOut:
             self.colsq[start : start + block] = np.einsum("ij,ij->j", part, part)
             self.gram += part @ part.T
         self.rowsum = Z.sum(axis=1, dtype=np.float64)
+        self._block_key: bytes | None = None
+        self._block = np.empty((m, 0), dtype=Z.dtype)
+
+    def column_block(self, columns: np.ndarray) -> np.ndarray:
+        """``Z[:, columns]`` (n_tasks, len(columns)), cached: every fold calibrates on it."""
+        key = columns.tobytes()
+        if self._block_key != key:
+            self._block_key, self._block = key, self.Z[:, columns]
+        return self._block
 
     @staticmethod
     def supports(estimator: CompletionEstimator) -> bool:
@@ -77,7 +86,7 @@ class LeaveOneOut:
             assert isinstance(estimator, LowRank)
             self._lowrank(estimator, means, train)
         estimator._conformal = {}
-        estimator._calibration_matrix = Z
+        estimator._calibration_matrix = self
         estimator._calibration_rows = train
         return estimator
 
