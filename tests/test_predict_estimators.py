@@ -95,6 +95,23 @@ def test_knn_prefers_the_planted_twin():
     assert index.tolist() == [0]
 
 
+def test_knn_interpolation_beats_the_similarity_weighted_mean():
+    # Planted rank-4 tasks: a new task is a mix of several training tasks, which jointly derived
+    # weights recover and a similarity-weighted mean (KNNBaseline) cannot.
+    rng = np.random.default_rng(11)
+    Z = rng.normal(size=(40, 4)) @ rng.normal(size=(4, 500)) + 0.1 * rng.normal(size=(40, 500))
+    errors = {}
+    for interpolate in (True, False):
+        model = KNN(interpolate=interpolate).fit(Z[5:])
+        se = 0.0
+        for row in range(5):
+            cols = rng.choice(500, 30, replace=False)
+            hidden = np.setdiff1d(np.arange(500), cols)
+            se += float(((model.predict_row(cols, Z[row, cols]) - Z[row])[hidden] ** 2).mean())
+        errors[interpolate] = se
+    assert errors[True] < 0.3 * errors[False]
+
+
 def test_interval_coverage_near_nominal():
     rng = np.random.default_rng(7)
     M, N = 60, 400
@@ -107,6 +124,22 @@ def test_interval_coverage_near_nominal():
         hidden = np.setdiff1d(np.arange(N), cols)
         covered.append((Z[row, hidden] >= lower[hidden]) & (Z[row, hidden] <= upper[hidden]))
     assert abs(np.concatenate(covered).mean() - 0.9) < 0.05
+
+
+@pytest.mark.parametrize("name", ["mean", "additive", "multiplicative", "lowrank", "knn"])
+def test_intervals_stay_sane_on_a_tiny_store(name):
+    # 8 × 32 with a spread of 0.001: a rank-5 model on the 5-6 rows of a calibration fold fits
+    # them exactly, which once made the lowrank factor ~1e7 and the intervals ±5000.
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(8, 3)) @ rng.normal(size=(3, 32)) + 0.05 * rng.normal(size=(8, 32))
+    Z *= 1e-3
+    model = make_estimator(name).fit(Z[1:])
+    cols = rng.choice(32, 10, replace=False)
+    _, lower, upper = model.predict_interval(cols, Z[0, cols])
+    half = (upper - lower) / 2
+    assert (half > 0).all() and np.median(half) < 10 * Z.std()
+    hidden = np.setdiff1d(np.arange(32), cols)
+    assert ((Z[0, hidden] >= lower[hidden]) & (Z[0, hidden] <= upper[hidden])).mean() >= 0.6
 
 
 def test_logistic_models_give_probabilities_that_separate():

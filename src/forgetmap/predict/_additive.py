@@ -70,6 +70,9 @@ class Additive(CompletionEstimator):
     def _fit(self, Z: np.ndarray) -> None:
         self.column_effect_, self.task_effects_, self.noise_var_, self.task_var_ = fit_additive(Z)
 
+    def _scale_unit(self) -> float:
+        return float(np.sqrt(self.noise_var_)) if self.noise_var_ > 0 else 1.0
+
     def _shrinkage(self) -> float:
         if self.task_var_ <= 0:
             return 1e12 if self.noise_var_ > 0 else 0.0

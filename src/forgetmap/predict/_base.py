@@ -110,7 +110,22 @@ class CompletionEstimator(ABC):
         self._fit(Z)
         self._conformal: dict[tuple[int, float], float] = {}
         self._calibration_matrix = Z
+        self._calibration_rows: np.ndarray | None = None
         return self
+
+    def _calibration_block(self, columns: np.ndarray) -> np.ndarray:
+        """The training rows' entries in ``columns``, shape (n_tasks, len(columns)).
+
+        A leave-one-task-out fold fitted from shared statistics keeps the whole matrix and the
+        indices of its training rows instead of a copy of them.
+        """
+        rows = getattr(self, "_calibration_rows", None)
+        if rows is None:
+            return self._calibration_matrix[:, columns]
+        source = self._calibration_matrix
+        if hasattr(source, "column_block"):  # shared statistics: the block is cached
+            return source.column_block(columns)[rows]
+        return source[np.ix_(rows, columns)]
 
     @abstractmethod
     def _fit(self, Z: np.ndarray) -> None:
@@ -175,9 +190,10 @@ class CompletionEstimator(ABC):
         """Prediction and a calibrated predictive interval for every example.
 
         The estimator's own predictive scale (for the ridge fold-in: the posterior standard
-        deviation) is multiplied by a conformal factor: the ``level`` quantile of standardised
-        residuals of training tasks folded in from the same number of probes by a model fitted
-        without them (cross-fitting over training tasks, on a column subsample).
+        deviation over the noise level, ``sqrt(1 + leverage)``) is multiplied by a conformal
+        factor: the ``level`` quantile of normalised absolute residuals of training tasks folded
+        in from the same number of probes by a model fitted without them (cross-fitting over
+        training tasks, on a column subsample).
 
         Returns
         -------
@@ -197,7 +213,18 @@ class CompletionEstimator(ABC):
             raise PredictionError(f"interval level must lie in (0, 1), got {level}")
         prediction, scale = self._fold_in_many(cols, values, with_scale=True)
         factor = self.conformal_factor(len(cols[0]), level)
-        return prediction, prediction - factor * scale, prediction + factor * scale
+        half = (factor / self._scale_unit()) * scale
+        return prediction, prediction - half, prediction + half
+
+    def _scale_unit(self) -> float:
+        """The fitted noise level the predictive scale is proportional to (1.0: none).
+
+        Calibration divides it out: the conformal factor is then a quantile of residuals in the
+        data's units over a unitless, well-conditioned scale (for the ridge fold-in
+        ``sqrt(1 + leverage)``), so a calibration model whose own noise estimate collapses
+        (few training rows, rank close to their number) cannot blow the factor up.
+        """
+        return 1.0
 
     def _fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prediction, scale = self._fold_in_many([cols], [values], with_scale=True)
@@ -221,6 +248,10 @@ class CompletionEstimator(ABC):
     ) -> float:
         """The multiplier turning the predictive scale into a ``level`` interval for ``k`` probes.
 
+        In the units of the data over :meth:`_scale_unit` (the interval is
+        ``factor × scale / _scale_unit()``): a quantile of absolute residuals normalised by
+        the unitless part of the scale.
+
         Training tasks are split in ``n_folds``; a copy of the estimator is fitted on the others
         (restricted to at most ``max_columns`` random columns, for speed at large N), each of at
         most ``max_rows`` held-out tasks is folded in from ``k`` random probes, and the ``level``
@@ -231,13 +262,13 @@ class CompletionEstimator(ABC):
         key = (int(k), float(level))
         if key in self._conformal:
             return self._conformal[key]
-        Z = self._calibration_matrix
         rng = np.random.default_rng(12345)
-        n_tasks, n_examples = Z.shape
+        n_examples = self.n_examples_
         columns = np.arange(n_examples)
         if n_examples > max_columns:
             columns = np.sort(rng.choice(n_examples, size=max_columns, replace=False))
-        sub = Z[:, columns]
+        sub = self._calibration_block(columns)
+        n_tasks = sub.shape[0]
         rows = np.flatnonzero(np.isfinite(sub).sum(axis=1) > k)
         scores: list[np.ndarray] = []
         held_out = rng.permutation(rows)[:max_rows]
@@ -256,7 +287,8 @@ class CompletionEstimator(ABC):
                 prediction, scale = clone._fold_in(probe, sub[row, probe].astype(np.float64))
                 hidden = np.setdiff1d(measured, probe)
                 residual = np.abs(sub[row, hidden] - prediction[hidden])
-                scores.append(residual / np.maximum(scale[hidden], 1e-12))
+                relative = scale[hidden] / clone._scale_unit()
+                scores.append(residual / np.maximum(relative, 1e-12))
         if not scores:
             factor = float(_normal_quantile(level))
         else:

@@ -13,14 +13,25 @@ class KNN(CompletionEstimator):
 
     The baseline is μ + a_new + b_j (see :class:`~forgetmap.predict.Additive`). Similarity to a
     training task is the cosine of the two tasks' baseline residuals on the probed examples they
-    share, multiplied by ``n / (n + shrinkage)`` so that few common entries count for little. The
-    prediction adds the similarity-weighted mean residual of the ``n_neighbors`` most similar
-    (positively correlated) training tasks to the baseline, like KNNBaseline in recommenders.
+    share (the pearson-baseline similarity of recommenders), multiplied by
+    ``n / (n + shrinkage)`` so that few common entries count for little.
+
+    With ``interpolate=True`` (default) the ``n_neighbors`` most similar tasks (largest
+    |similarity|) get jointly derived interpolation weights (Bell & Koren, 2007): the ridge
+    regression of the new task's residuals on theirs at the probed examples, with penalty
+    ``ridge · σ²``; the prediction adds the weighted sum of their residuals to the baseline.
+    Unlike a similarity-weighted mean, the weights account for neighbours that say the same
+    thing and can add up several tasks' patterns. With ``interpolate=False`` the prediction adds
+    the similarity-weighted mean residual of the most similar positively correlated tasks,
+    exactly as KNNBaseline does.
 
     Parameters
     ----------
-    n_neighbors : int, default=10
+    n_neighbors : int, default=20
     shrinkage : float, default=10.0
+    interpolate : bool, default=True
+    ridge : float, default=1.0
+        Penalty of the interpolation weights, in units of the residual variance σ².
 
     Attributes
     ----------
@@ -31,18 +42,70 @@ class KNN(CompletionEstimator):
     noise_var_, task_var_ : float
     """
 
-    def __init__(self, n_neighbors: int = 10, shrinkage: float = 10.0) -> None:
+    def __init__(
+        self,
+        n_neighbors: int = 20,
+        shrinkage: float = 10.0,
+        interpolate: bool = True,
+        ridge: float = 1.0,
+    ) -> None:
         self.n_neighbors = n_neighbors
         self.shrinkage = shrinkage
+        self.interpolate = interpolate
+        self.ridge = ridge
 
     def _fit(self, Z: np.ndarray) -> None:
-        column, task, self.noise_var_, self.task_var_ = fit_additive(Z)
-        finite = np.isfinite(Z)
+        column, task, noise_var, task_var = fit_additive(Z)
+        self._set_state(Z, None, column, task, noise_var, task_var)
+
+    def _set_state(
+        self,
+        Z: np.ndarray,
+        rows: np.ndarray | None,
+        column: np.ndarray,
+        task: np.ndarray,
+        noise_var: float,
+        task_var: float,
+    ) -> None:
+        """State from the additive fit of the training rows ``Z[rows]`` (all rows if None).
+
+        A complete matrix is kept as is (residuals are formed on the fly, so a
+        leave-one-task-out fold costs no copy of its rows); a masked one keeps its residuals.
+        """
         self.column_effect_ = column
-        residual = Z - column.astype(Z.dtype)[None, :] - task.astype(Z.dtype)[:, None]
-        self.residuals_ = np.where(finite, residual, 0).astype(Z.dtype)
-        self.measured_ = finite
-        self._complete = bool(finite.all())
+        self.task_effects_ = task
+        self.noise_var_, self.task_var_ = noise_var, task_var
+        self._Z, self._rows = Z, rows
+        self._complete = rows is not None or bool(np.isfinite(Z).all())
+        if not self._complete:
+            finite = np.isfinite(Z)
+            residual = Z - column.astype(Z.dtype)[None, :] - task.astype(Z.dtype)[:, None]
+            self._residuals = np.where(finite, residual, 0).astype(Z.dtype)
+            self._measured = finite
+
+    @property
+    def residuals_(self) -> np.ndarray:
+        """Training residuals from the additive baseline (0 where unmeasured), (n_tasks, N)."""
+        if not self._complete:
+            return self._residuals
+        return self._residual_columns(slice(None))
+
+    @property
+    def measured_(self) -> np.ndarray:
+        """Which training entries are measured, shape (n_tasks, n_examples)."""
+        if not self._complete:
+            return self._measured
+        return np.ones((len(self.task_effects_), self.n_examples_), dtype=bool)
+
+    def _residual_columns(self, cols: np.ndarray | slice) -> np.ndarray:
+        if self._rows is None:
+            block = self._Z[:, cols]
+        elif isinstance(cols, slice):
+            block = self._Z[self._rows][:, cols]
+        else:
+            block = self._Z[np.ix_(self._rows, cols)]
+        block = block - self.column_effect_[cols].astype(block.dtype)[None, :]
+        return block - self.task_effects_.astype(block.dtype)[:, None]
 
     def _task_effect(self, cols: np.ndarray, values: np.ndarray) -> float:
         shrink = self.noise_var_ / self.task_var_ if self.task_var_ > 0 else 0.0
@@ -54,39 +117,106 @@ class KNN(CompletionEstimator):
         """Indices and weights of the nearest training tasks, and the new task's effect."""
         effect = self._task_effect(cols, values)
         target = values - self.column_effect_[cols] - effect  # (k,)
-        block = self.residuals_[:, cols].astype(np.float64)  # (M, k)
-        shared = self.measured_[:, cols]
+        if self._complete:
+            block = self._residual_columns(cols).astype(np.float64)  # (M, k)
+            shared = np.ones(block.shape, dtype=bool)
+        else:
+            block = self._residuals[:, cols].astype(np.float64)
+            shared = self._measured[:, cols]
         common = shared.sum(axis=1)
         norm = np.sqrt((block**2).sum(axis=1) * (shared * target**2).sum(axis=1))
         with np.errstate(invalid="ignore", divide="ignore"):
             similarity = np.where(norm > 0, block @ target / norm, 0.0)
         similarity *= common / (common + float(self.shrinkage))
-        order = np.argsort(-similarity, kind="stable")[: int(self.n_neighbors)]
-        order = order[similarity[order] > 0]
-        return order, similarity[order], effect
+        if not self.interpolate:
+            order = np.argsort(-similarity, kind="stable")[: int(self.n_neighbors)]
+            order = order[similarity[order] > 0]
+            return order, similarity[order], effect
+        order = np.argsort(-np.abs(similarity), kind="stable")[: int(self.n_neighbors)]
+        order = order[similarity[order] != 0]
+        A = (block[order] * shared[order]).T  # (k, K)
+        penalty = float(self.ridge) * max(self.noise_var_, 1e-300)
+        gram = A.T @ A + penalty * np.eye(len(order))
+        return order, np.linalg.solve(gram, A.T @ target), effect
 
     def _fold_in_many(
         self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         n_rows, n = len(cols), self.n_examples_
-        weights = np.zeros((n_rows, self.residuals_.shape[0]))
+        weights = np.zeros((n_rows, len(self.task_effects_)))
         effects = np.zeros(n_rows)
         for row, (c, v) in enumerate(zip(cols, values, strict=True)):
             index, weight, effects[row] = self.neighbours(c, v)
             weights[row, index] = weight
-        W = weights.astype(self.residuals_.dtype)
-        numerator = (W @ self.residuals_).astype(np.float64)  # (S, N)
+        if self.interpolate:
+            if self._complete:
+                deviation = self._weighted_residuals(weights, False)[0]
+            else:
+                W = weights.astype(self._residuals.dtype)
+                deviation = (W @ self._residuals).astype(np.float64)
+            prediction = self.column_effect_[None, :] + effects[:, None] + deviation
+            if not with_scale:
+                return prediction, None
+            # Noise of the new task plus that carried by the weighted neighbours.
+            sd = np.sqrt(self.noise_var_ * (1.0 + (weights**2).sum(axis=1)))
+            return prediction, np.repeat(sd[:, None], n, axis=1)
         if self._complete:
+            numerator, spread = self._weighted_residuals(weights, with_scale)
             denominator = weights.sum(axis=1, keepdims=True)
         else:
-            denominator = (W @ self.measured_.astype(W.dtype)).astype(np.float64)
+            W = weights.astype(self._residuals.dtype)
+            numerator = (W @ self._residuals).astype(np.float64)  # (S, N)
+            denominator = (W @ self._measured.astype(W.dtype)).astype(np.float64)
+            spread = (W @ (self._residuals**2)).astype(np.float64) if with_scale else None
         with np.errstate(invalid="ignore", divide="ignore"):
             deviation = np.where(denominator > 0, numerator / denominator, 0.0)
         prediction = self.column_effect_[None, :] + effects[:, None] + deviation
         if not with_scale:
             return prediction, None
-        spread = (W @ (self.residuals_**2)).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             variance = np.where(denominator > 0, spread / denominator - deviation**2, 0.0)
         variance = np.maximum(variance, 0.0) + self.noise_var_ / max(int(self.n_neighbors), 1)
         return prediction, np.sqrt(np.broadcast_to(variance, (n_rows, n)))
+
+    def _weighted_residuals(
+        self, weights: np.ndarray, with_scale: bool, block: int = 65_536
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Σ_i w_i r_ij and (if asked) Σ_i w_i r_ij² for complete training rows, (S, N) each.
+
+        Residuals r_ij = z_ij - c_j - t_i are never stored: only the neighbours' rows are read,
+        in column blocks, and expanded around the baseline.
+        """
+        Z = self._Z
+        full = np.zeros((len(weights), Z.shape[0]))
+        full[:, self._rows if self._rows is not None else slice(None)] = weights
+        used = np.flatnonzero(full.any(axis=0))
+        W, rows = full[:, used], Z[used] if len(used) < Z.shape[0] else Z
+        task = np.zeros(Z.shape[0])
+        task[self._rows if self._rows is not None else slice(None)] = self.task_effects_
+        task = task[used]
+        total = W.sum(axis=1)[:, None]
+        wt = (W @ task)[:, None]
+        wtt = (W @ task**2)[:, None]
+        n = Z.shape[1]
+        numerator = np.empty((len(W), n))
+        spread = np.empty((len(W), n)) if with_scale else None
+        Wd = W.astype(Z.dtype)
+        Wt = (W * task).astype(Z.dtype)
+        for start in range(0, n, block):
+            part = slice(start, min(start + block, n))
+            values = rows[:, part]
+            column = self.column_effect_[part][None, :]
+            weighted = (Wd @ values).astype(np.float64)
+            numerator[:, part] = weighted - total * column - wt
+            if spread is not None:
+                squares = (Wd @ (values * values)).astype(np.float64)
+                by_task = (Wt @ values).astype(np.float64)
+                spread[:, part] = (
+                    squares
+                    - 2 * column * weighted
+                    - 2 * by_task
+                    + column**2 * total
+                    + 2 * column * wt
+                    + wtt
+                )
+        return numerator, spread

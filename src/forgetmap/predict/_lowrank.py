@@ -173,9 +173,27 @@ class LowRank(CompletionEstimator):
             residual = np.where(finite, np.where(finite, R, 0.0) - fitted, 0.0)
             residual_ss = float((residual**2).sum())
             count = int(finite.sum())
+        self._set_factors(means, U, s, V, residual_ss, count, Z.shape, float(np.nanmean(R**2)))
+
+    def _set_factors(
+        self,
+        means: np.ndarray,
+        U: np.ndarray,
+        s: np.ndarray,
+        V: np.ndarray,
+        residual_ss: float,
+        count: int,
+        shape: tuple[int, int],
+        mean_square: float,
+    ) -> None:
+        """State from the factors (U, s, V) of the (centred) training matrix of ``shape``.
+
+        Shared by :meth:`fit` and the leave-one-task-out fast path, which gets the factors of
+        each fold from the tasks' Gram matrix instead of from the fold's rows.
+        """
         r = len(s)
-        dof = max(count - r * (Z.shape[0] + Z.shape[1] - r), 1)
-        scale_floor = 1e-24 * max(float(np.nanmean(R**2)), 1e-300)
+        dof = max(count - r * (shape[0] + shape[1] - r), 1)
+        scale_floor = 1e-24 * max(mean_square, 1e-300)
         self.column_means_ = means.astype(np.float64)
         self.components_ = V.T.copy()
         self._V = np.ascontiguousarray(V)
@@ -185,6 +203,9 @@ class LowRank(CompletionEstimator):
         self.prior_mean_ = self.task_factors_.mean(axis=0) if r else np.zeros(0)
         prior_var = self.task_factors_.var(axis=0) if r else np.zeros(0)
         self.prior_var_ = np.maximum(prior_var, 1e-12 * max(prior_var.max(initial=0.0), 1e-300))
+
+    def _scale_unit(self) -> float:
+        return float(np.sqrt(self.noise_var_)) if self.noise_var_ > 0 else 1.0
 
     def fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (r,) and covariance (r, r) of a new task's scores from its probes."""
