@@ -234,3 +234,14 @@ def test_fused_row_metrics_equal_the_per_seed_metrics():
         assert fused[s] == pytest.approx(expected, rel=1e-9)
         inside = (truth_row[h] >= lower[s, h]) & (truth_row[h] <= upper[s, h])
         assert covered[s].tolist() == [inside.sum(), h.size]
+
+
+@pytest.mark.parametrize("values", [[3.0, 1.0, 2.0], [2.0, 1.0, 2.0, 2.0, 0.5, 1.0], [1.0, 1.0]])
+def test_ranks_average_ties_as_rankdata(values):
+    from scipy.stats import rankdata
+
+    from forgetmap.predict.protocol import _ranks
+
+    rng = np.random.default_rng(0)
+    for x in (np.array(values), rng.integers(0, 50, size=2000).astype(np.float64)):
+        np.testing.assert_array_equal(_ranks(x), rankdata(x))

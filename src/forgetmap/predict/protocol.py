@@ -99,16 +99,31 @@ def draw_probes(measured: np.ndarray, k: int, n_seeds: int, *, seed: int, row: i
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based); the sort-only path when there are no ties."""
-    order = np.argsort(x)  # ranks without ties do not depend on the order of equal keys
+    """Average ranks (1-based), as ``scipy.stats.rankdata``, from one sort.
+
+    Average ranks do not depend on the order of equal keys, so any sort serves; NaN goes to
+    rankdata (which propagates it).
+    """
+    order = np.argsort(x)
     ordered = x[order]
-    if ordered.size < 2 or bool((ordered[1:] != ordered[:-1]).all()):
-        ranks = np.empty(x.size, dtype=np.float64)
+    ranks = np.empty(x.size, dtype=np.float64)
+    if ordered.size < 2:
         ranks[order] = np.arange(1, x.size + 1)
         return ranks
-    from scipy.stats import rankdata
+    if np.isnan(ordered[-1]):
+        from scipy.stats import rankdata
 
-    return rankdata(x)
+        return rankdata(x)
+    first = np.empty(x.size, dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    if first.all():
+        ranks[order] = np.arange(1, x.size + 1)
+        return ranks
+    group = np.cumsum(first) - 1
+    starts = np.append(np.flatnonzero(first), x.size)
+    ranks[order] = 0.5 * (starts[group] + starts[group + 1] + 1)
+    return ranks
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
