@@ -200,3 +200,48 @@ def test_lowrank_components_feed_active_probes(planted):
     components = LowRank(rank=3).fit(planted).components_
     chosen = active_probes(components, 5)
     assert len(set(chosen.tolist())) == 5
+
+
+def test_fused_row_metrics_equal_the_per_seed_metrics():
+    from forgetmap.predict import protocol
+
+    rng = np.random.default_rng(7)
+    n, n_seeds, k = 3000, 4, 25
+    truth_row = rng.normal(size=n)
+    prediction = truth_row + rng.normal(scale=0.5, size=(n_seeds, n))
+    half = np.abs(rng.normal(size=(n_seeds, n)))
+    lower, upper = prediction - half, prediction + half
+    probes = np.stack([rng.choice(n, size=k, replace=False) for _ in range(n_seeds)])
+    hidden = [np.setdiff1d(np.arange(n), p) for p in probes]
+    samples = [np.sort(rng.choice(len(h), size=1000, replace=False)) for h in hidden]
+    columns = [h[s] for h, s in zip(hidden, samples, strict=True)]
+    fused, covered = protocol._complete_row_metrics(
+        truth_row,
+        prediction,
+        probes,
+        [protocol._Truth(truth_row[c], 0.1, None) for c in columns],
+        columns,
+        threshold=0.1,
+        predicted_threshold=0.2,
+        lower=lower,
+        upper=upper,
+    )
+    for s in range(n_seeds):
+        h = hidden[s]
+        expected = protocol._metrics(
+            protocol._Truth(truth_row[h], 0.1, samples[s]), prediction[s, h], 0.2
+        )
+        assert fused[s] == pytest.approx(expected, rel=1e-9)
+        inside = (truth_row[h] >= lower[s, h]) & (truth_row[h] <= upper[s, h])
+        assert covered[s].tolist() == [inside.sum(), h.size]
+
+
+@pytest.mark.parametrize("values", [[3.0, 1.0, 2.0], [2.0, 1.0, 2.0, 2.0, 0.5, 1.0], [1.0, 1.0]])
+def test_ranks_average_ties_as_rankdata(values):
+    from scipy.stats import rankdata
+
+    from forgetmap.predict.protocol import _ranks
+
+    rng = np.random.default_rng(0)
+    for x in (np.array(values), rng.integers(0, 50, size=2000).astype(np.float64)):
+        np.testing.assert_array_equal(_ranks(x), rankdata(x))

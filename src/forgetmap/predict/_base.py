@@ -213,8 +213,9 @@ class CompletionEstimator(ABC):
             raise PredictionError(f"interval level must lie in (0, 1), got {level}")
         prediction, scale = self._fold_in_many(cols, values, with_scale=True)
         factor = self.conformal_factor(len(cols[0]), level)
-        half = (factor / self._scale_unit()) * scale
-        return prediction, prediction - half, prediction + half
+        half = np.multiply(scale, factor / self._scale_unit())
+        lower = prediction - half
+        return prediction, lower, np.add(prediction, half, out=half)
 
     def _scale_unit(self) -> float:
         """The fitted noise level the predictive scale is proportional to (1.0: none).

@@ -227,9 +227,18 @@ class LowRank(CompletionEstimator):
         if not with_scale:
             return prediction, None
         cov = np.stack([c for _, c in posterior])  # (S, r, r)
-        V = self._V
-        variance = np.stack([((V @ c) * V).sum(axis=1) for c in cov]) + self.noise_var_
-        return prediction, np.sqrt(variance)
+        # vᵀ C v of every example for every row as one product: the r(r+1)/2 pairwise products
+        # of the factors (shared by all rows) times each row's packed covariance.
+        upper_i, upper_j = np.triu_indices(cov.shape[1])
+        factors = np.ascontiguousarray(self._V.T)  # (r, n_examples)
+        products = np.empty((len(upper_i), factors.shape[1]))
+        for m, (i, j) in enumerate(zip(upper_i, upper_j, strict=True)):
+            np.multiply(factors[i], factors[j], out=products[m])
+        packed = cov[:, upper_i, upper_j] * np.where(upper_i == upper_j, 1.0, 2.0)
+        variance = packed @ products  # (S, n_examples)
+        variance += self.noise_var_
+        np.maximum(variance, 0.0, out=variance)  # rounding of the packed sum, never below 0
+        return prediction, np.sqrt(variance, out=variance)
 
 
 class Multiplicative(LowRank):

@@ -99,16 +99,31 @@ def draw_probes(measured: np.ndarray, k: int, n_seeds: int, *, seed: int, row: i
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based); the sort-only path when there are no ties."""
-    order = np.argsort(x, kind="stable")
+    """Average ranks (1-based), as ``scipy.stats.rankdata``, from one sort.
+
+    Average ranks do not depend on the order of equal keys, so any sort serves; NaN goes to
+    rankdata (which propagates it).
+    """
+    order = np.argsort(x)
     ordered = x[order]
-    if ordered.size < 2 or bool((ordered[1:] != ordered[:-1]).all()):
-        ranks = np.empty(x.size, dtype=np.float64)
+    ranks = np.empty(x.size, dtype=np.float64)
+    if ordered.size < 2:
         ranks[order] = np.arange(1, x.size + 1)
         return ranks
-    from scipy.stats import rankdata
+    if np.isnan(ordered[-1]):
+        from scipy.stats import rankdata
 
-    return rankdata(x)
+        return rankdata(x)
+    first = np.empty(x.size, dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    if first.all():
+        ranks[order] = np.arange(1, x.size + 1)
+        return ranks
+    group = np.cumsum(first) - 1
+    starts = np.append(np.flatnonzero(first), x.size)
+    ranks[order] = 0.5 * (starts[group] + starts[group + 1] + 1)
+    return ranks
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -148,6 +163,13 @@ def _metrics(truth: _Truth, predicted: np.ndarray, predicted_threshold: float) -
         "pearson": _pearson(truth.truth, predicted),
     }
     sample = predicted if truth.rank_sample is None else predicted[truth.rank_sample]
+    out.update(_rank_metrics(truth, sample))
+    return out
+
+
+def _rank_metrics(truth: _Truth, sample: np.ndarray) -> dict[str, float]:
+    """Spearman, AUC and precision@10% of the predictions on the truth's rank sample."""
+    out: dict[str, float] = {}
     rank_predicted = _ranks(sample)
     out["spearman"] = _pearson(truth.sample_ranks, rank_predicted)
     positive = truth.sample_positive
@@ -164,6 +186,91 @@ def _metrics(truth: _Truth, predicted: np.ndarray, predicted_threshold: float) -
     else:
         out["precision_at_10"] = math.nan
     return out
+
+
+def _complete_row_metrics(
+    truth_row: np.ndarray,
+    prediction: np.ndarray,
+    probes: np.ndarray,
+    samples: Sequence[_Truth],
+    sample_columns: Sequence[np.ndarray],
+    *,
+    threshold: float,
+    predicted_threshold: float,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> tuple[list[dict[str, float]], np.ndarray | None]:
+    """:func:`_metrics` for every seed of a fully measured row, without gathering hidden entries.
+
+    The pooled sums (and the Pearson sums and interval hits) are taken over the whole row of
+    ``prediction`` (n_seeds, n_examples) at once, then the ``probes`` (n_seeds, k) are
+    subtracted: one pass per quantity over all seeds instead of copies of every seed's
+    unrevealed entries. ``samples[s]`` is the truth on the columns ``sample_columns[s]`` used
+    by the rank metrics. Returns the per-seed metrics and, with intervals, the per-seed
+    (covered, count) of the unrevealed entries.
+    """
+    n_seeds, n = prediction.shape
+    count = n - probes.shape[1]
+    probe_truth = truth_row[probes]
+    probe_prediction = np.take_along_axis(prediction, probes, axis=1)
+    buffer = np.subtract(prediction, truth_row)
+    probe_error = probe_prediction - probe_truth
+    se = np.einsum("ij,ij->i", buffer, buffer) - np.einsum("ij,ij->i", probe_error, probe_error)
+    ae = np.abs(buffer, out=buffer).sum(axis=1) - np.abs(probe_error).sum(axis=1)
+    positive = truth_row > threshold
+    flagged = prediction > predicted_threshold
+    probe_positive = probe_truth > threshold
+    probe_flagged = probe_prediction > predicted_threshold
+    n_flagged = np.count_nonzero(flagged, axis=1) - np.count_nonzero(probe_flagged, axis=1)
+    n_positive = int(np.count_nonzero(positive)) - np.count_nonzero(probe_positive, axis=1)
+    np.logical_and(flagged, positive, out=flagged)
+    tp = np.count_nonzero(flagged, axis=1) - np.count_nonzero(
+        probe_flagged & probe_positive, axis=1
+    )
+    # Pearson from sums over the unrevealed entries, shifted by the row means for accuracy.
+    truth_shift = truth_row - truth_row.mean()
+    predicted_centre = prediction.mean(axis=1, keepdims=True)
+    np.subtract(prediction, predicted_centre, out=buffer)
+    probe_a = probe_truth - truth_row.mean()
+    probe_b = probe_prediction - predicted_centre
+    sum_a = float(truth_shift.sum()) - probe_a.sum(axis=1)
+    sum_aa = float(truth_shift @ truth_shift) - (probe_a * probe_a).sum(axis=1)
+    sum_b = buffer.sum(axis=1) - probe_b.sum(axis=1)
+    sum_bb = np.einsum("ij,ij->i", buffer, buffer) - (probe_b * probe_b).sum(axis=1)
+    sum_ab = buffer @ truth_shift - (probe_a * probe_b).sum(axis=1)
+    var_a = sum_aa - sum_a * sum_a / count
+    var_b = sum_bb - sum_b * sum_b / count
+    cov = sum_ab - sum_a * sum_b / count
+    covered = None
+    if lower is not None and upper is not None:
+        inside = np.greater_equal(truth_row, lower)
+        inside &= truth_row <= upper
+        probe_inside = (probe_truth >= np.take_along_axis(lower, probes, axis=1)) & (
+            probe_truth <= np.take_along_axis(upper, probes, axis=1)
+        )
+        hits = np.count_nonzero(inside, axis=1) - np.count_nonzero(probe_inside, axis=1)
+        covered = np.stack([hits, np.full(n_seeds, count)], axis=1).astype(np.float64)
+    results = []
+    for s in range(n_seeds):
+        # Below rounding of the sums a variance is zero, as the two-pass formula finds it.
+        tiny = 1e-12 * max(float(sum_bb[s]), float(sum_aa[s]), 1e-300)
+        denominator = (
+            math.sqrt(float(var_a[s]) * float(var_b[s]))
+            if var_a[s] > tiny and var_b[s] > tiny
+            else 0.0
+        )
+        out = {
+            "se": float(se[s]),
+            "ae": float(ae[s]),
+            "n": float(count),
+            "tp": float(tp[s]),
+            "fp": float(n_flagged[s] - tp[s]),
+            "fn": float(n_positive[s] - tp[s]),
+            "pearson": float(cov[s]) / denominator if denominator > 0 else math.nan,
+        }
+        out.update(_rank_metrics(samples[s], prediction[s, sample_columns[s]]))
+        results.append(out)
+    return results, covered
 
 
 def row_metrics(
@@ -404,6 +511,7 @@ def evaluate(
     scatter = {name: ([], []) for name in runnable}
     n_test_rows = sum(len(test) for _, test in folds)
     per_row_points = max(1, math.ceil(scatter_points / max(n_test_rows, 1)))
+    complete = bool(measured.all())  # then every row's metrics are fused over whole rows
     predicted_threshold = 0.5 if binary else threshold
     baselines = {name: _baseline(name, similarities, texts, Z.shape, seed)[0] for name in runnable}
     # Leave-one-task-out on a complete matrix: fold fits from shared statistics, no refits.
@@ -473,9 +581,17 @@ def evaluate(
                 else None
                 for s, h in enumerate(hidden)
             ]
-            truths = [
-                _Truth(truth_row[h], threshold, rank_samples[s]) for s, h in enumerate(hidden)
-            ]
+            if complete:
+                # Fused metrics over the whole row; the truth only on the rank samples.
+                sample_columns = [
+                    h if rank_samples[s] is None else h[rank_samples[s]]
+                    for s, h in enumerate(hidden)
+                ]
+                truths = [_Truth(truth_row[c], threshold, None) for c in sample_columns]
+            else:
+                truths = [
+                    _Truth(truth_row[h], threshold, rank_samples[s]) for s, h in enumerate(hidden)
+                ]
             chosen_points = np.random.default_rng([seed, int(row), 2]).permutation(len(hidden[0]))[
                 :per_row_points
             ]
@@ -496,13 +612,30 @@ def evaluate(
                     else:
                         prediction = estimator._fold_in_many(cols_list, values_list, False)[0]
                 tally = tallies[name]
-                for s in range(n_seeds):
-                    h = hidden[s]
-                    truth = truths[s].truth
-                    tally.add(s, _metrics(truths[s], prediction[s, h], predicted_threshold))
-                    if lower is not None:
-                        inside = (truth >= lower[s, h]) & (truth <= upper[s, h])
-                        tally.covered[s] += (inside.sum(), inside.size)
+                if complete:
+                    per_seed, covered = _complete_row_metrics(
+                        truth_row,
+                        np.asarray(prediction, dtype=np.float64),
+                        probes,
+                        truths,
+                        sample_columns,
+                        threshold=threshold,
+                        predicted_threshold=predicted_threshold,
+                        lower=lower,
+                        upper=upper,
+                    )
+                    for s in range(n_seeds):
+                        tally.add(s, per_seed[s])
+                        if covered is not None:
+                            tally.covered[s] += covered[s]
+                else:
+                    for s in range(n_seeds):
+                        h = hidden[s]
+                        truth = truths[s].truth
+                        tally.add(s, _metrics(truths[s], prediction[s, h], predicted_threshold))
+                        if lower is not None:
+                            inside = (truth >= lower[s, h]) & (truth <= upper[s, h])
+                            tally.covered[s] += (inside.sum(), inside.size)
                 true_points, predicted_points = scatter[name]
                 true_points.extend(truth_row[hidden[0][chosen_points]].tolist())
                 predicted_points.extend(prediction[0, hidden[0][chosen_points]].tolist())
