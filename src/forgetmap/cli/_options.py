@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,30 @@ RunArgument = Annotated[Path, typer.Argument(help="Run directory holding a forge
 MetricOption = Annotated[
     str | None,
     typer.Option("--metric", help="Forgetting metric to use (default: the primary one)."),
+]
+
+
+class Executor(enum.StrEnum):
+    """Where the fine-tuning jobs of ``collect`` and ``replay`` run."""
+
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOption = Annotated[
+    Executor,
+    typer.Option("--executor", help="Run jobs in this process (local) or as Ray tasks."),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to use (e.g. ray://head:10001); default: start a local one.",
+    ),
+]
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Torch CPU threads per process (default: torch's default)."),
 ]
 
 

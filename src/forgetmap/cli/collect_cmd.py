@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from forgetmap.cli._options import output
-
-
-class Executor(enum.StrEnum):
-    local = "local"
-    ray = "ray"
+from forgetmap.cli._options import (
+    Executor,
+    ExecutorOption,
+    RayAddressOption,
+    ThreadsOption,
+    output,
+)
 
 
 def collect(
     ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="Experiment config (TOML).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory for the store.")],
-    executor: Annotated[
-        Executor,
-        typer.Option("--executor", help="Run tasks in this process (local) or as Ray tasks."),
-    ] = Executor.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="Ray cluster to use (e.g. ray://head:10001); default: start a local one.",
-        ),
-    ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(min=1, help="Torch CPU threads per process (default: torch's default)."),
-    ] = None,
+    executor: ExecutorOption = Executor.local,
+    ray_address: RayAddressOption = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Fine-tune on each task and store the forgetting matrix."""
     from forgetmap.collect import RunProgress, prepare_run

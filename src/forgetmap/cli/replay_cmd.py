@@ -7,26 +7,22 @@ from typing import Annotated, Any
 
 import typer
 
-from forgetmap.cli._options import output
-from forgetmap.cli.collect_cmd import Executor
+from forgetmap.cli._options import (
+    Executor,
+    ExecutorOption,
+    RayAddressOption,
+    ThreadsOption,
+    output,
+)
 
 
 def replay(
     ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="Replay experiment config (TOML).")],
     out: Annotated[Path, typer.Option("--out", help="Result directory (resumed when rerun).")],
-    executor: Annotated[
-        Executor,
-        typer.Option("--executor", help="Run in this process (local) or as Ray tasks."),
-    ] = Executor.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option("--ray-address", help="Ray cluster to join (default: start a local one)."),
-    ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(min=1, help="Torch CPU threads per process (default: torch's default)."),
-    ] = None,
+    executor: ExecutorOption = Executor.local,
+    ray_address: RayAddressOption = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Test targeted replay against random replay."""
     from forgetmap.replay import run_replay

@@ -29,7 +29,7 @@ _JSON_ESCAPES = {
 def embed_json(document: Any) -> str:
     """``document`` as strict JSON that is inert inside an HTML ``<script>`` element.
 
-    The escaped characters can only occur inside JSON strings, where ``\\uXXXX`` reads back as
+    The escaped characters can only occur inside JSON strings, where a ``\\u`` escape reads back as
     the same character, so ``JSON.parse`` returns exactly ``document``.
     """
     text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
