@@ -276,6 +276,13 @@ def load_config(path: str | os.PathLike[str]) -> tuple[ExperimentConfig, Path]:
     the offending key, or :class:`~forgetmap.errors.InputFileNotFoundError`.
     """
     path = Path(path)
+    document = read_toml(path)
+    return parse_config(document, origin=str(path)), path.resolve().parent
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML config file; a missing, unreadable or malformed file is a one-line error."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -288,7 +295,7 @@ def load_config(path: str | os.PathLike[str]) -> tuple[ExperimentConfig, Path]:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{str(path)!r} is not valid TOML: {error}") from None
-    return parse_config(document, origin=str(path)), path.resolve().parent
+    return document
 
 
 def parse_config(document: dict[str, Any], *, origin: str = "config") -> ExperimentConfig:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from forgetmap.errors import CheckpointMismatchError, InputFileNotFoundError
+from forgetmap.lm import hub_reachable
 
 __all__ = ["check_checkpoint", "resolve_checkpoint"]
 
@@ -65,7 +64,7 @@ def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
     if path.exists() or _looks_like_path(text):
         raise missing
     local = _hub_snapshot(text, local_files_only=True)
-    if local is None and _hub_reachable():
+    if local is None and hub_reachable():
         local = _hub_snapshot(text, local_files_only=False)
     if local is None:
         raise missing
@@ -228,17 +227,3 @@ def _hub_snapshot(repo_id: str, *, local_files_only: bool) -> Path | None:
     if (path / ADAPTER_CONFIG).is_file() or (path / MODEL_CONFIG).is_file():
         return path
     return None
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub answers at all; an offline download would retry for a long time."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
-        return False
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False

@@ -9,7 +9,7 @@ from forgetmap.lm._bundled import cache_dir
 from forgetmap.lm._checkpoint import load_checkpoint, save_checkpoint
 from forgetmap.lm._encode import EncodedExample, encode_examples
 from forgetmap.lm._generate import exact_match
-from forgetmap.lm._load import BUNDLED_IDS, load_model
+from forgetmap.lm._load import BUNDLED_IDS, hub_reachable, load_model
 from forgetmap.lm._loaded import LoadedModel
 from forgetmap.lm._schedule import learning_rate_at
 from forgetmap.lm._score import score_nll
@@ -27,6 +27,7 @@ __all__ = [
     "encode_examples",
     "exact_match",
     "finetune",
+    "hub_reachable",
     "learning_rate_at",
     "load_checkpoint",
     "load_model",

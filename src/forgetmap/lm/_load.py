@@ -111,7 +111,7 @@ def _locate(name: str) -> str:
             f"no local model directory at {name!r}: pass a directory saved with save_pretrained, "
             f"a hub id, or a bundled id ({', '.join(BUNDLED_IDS)})"
         )
-    if _in_hub_cache(name) or _hub_reachable():
+    if _in_hub_cache(name) or hub_reachable():
         return name
     raise ModelNotFoundError(
         f"model {name!r} is not bundled ({', '.join(BUNDLED_IDS)}) and the Hugging Face hub is "
@@ -130,7 +130,7 @@ def _in_hub_cache(name: str) -> bool:
     return True
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
+def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the hub answers at all; without this, an offline lookup retries for ~30 s."""
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
         return False

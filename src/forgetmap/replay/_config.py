@@ -23,7 +23,6 @@ measured. Unknown keys are errors. Example::
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,8 +41,9 @@ from forgetmap.config import (
     TaskConfig,
     TrainingConfig,
     UpstreamConfig,
+    read_toml,
 )
-from forgetmap.errors import ConfigError, InputFileNotFoundError
+from forgetmap.errors import ConfigError
 from forgetmap.replay._samplers import SAMPLERS
 
 __all__ = ["ReplayConfig", "ReplaySettings", "load_replay_config", "parse_replay_config"]
@@ -173,18 +173,7 @@ class ReplayConfig(BaseModel):
 def load_replay_config(path: str | os.PathLike[str]) -> tuple[ReplayConfig, Path]:
     """Read and validate a TOML replay config; returns it and the folder paths are relative to."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileNotFoundError(f"config file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise InputFileNotFoundError(f"config {str(path)!r} is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {str(path)!r} is not UTF-8 text") from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{str(path)!r} is not valid TOML: {error}") from None
+    document = read_toml(path)
     return parse_replay_config(document, origin=str(path)), path.resolve().parent
 
 
