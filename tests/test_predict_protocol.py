@@ -37,10 +37,10 @@ def test_probes_never_repeat_and_are_fresh_per_row_and_seed():
 
 
 def test_probes_never_reach_the_metrics(planted, monkeypatch):
-    import forgetmap.predict.protocol as protocol
+    from forgetmap.predict import _metrics
 
     seen = []
-    original = protocol._metrics
+    original = _metrics.seed_metrics
 
     def spy(truth, predicted, predicted_threshold):
         assert truth.truth.size == predicted.size
@@ -48,12 +48,44 @@ def test_probes_never_reach_the_metrics(planted, monkeypatch):
         return original(truth, predicted, predicted_threshold)
 
     Z = planted.copy()
+    Z[:, 149] = np.nan  # every row has an unmeasured entry: the gathered path
     Z[2, :10] = np.nan
-    monkeypatch.setattr(protocol, "_metrics", spy)
-    evaluate(Z, methods=["mean"], k=7, seeds=2)
+    monkeypatch.setattr(_metrics, "seed_metrics", spy)
+    evaluate(Z, methods=["mean"], k=7, seeds=2, threads=1)  # one thread: calls in row order
     sizes = np.array(seen).reshape(20, 2)
-    assert (sizes[np.arange(20) != 2] == 150 - 7).all()
-    assert (sizes[2] == 140 - 7).all()
+    assert (sizes[np.arange(20) != 2] == 149 - 7).all()
+    assert (sizes[2] == 139 - 7).all()
+
+
+def test_streamed_rows_equal_gathered_rows(planted, monkeypatch):
+    from forgetmap.predict import _folds
+
+    methods = ["mean", "additive", "multiplicative", "lowrank", "knn"]
+    streamed = evaluate(planted, methods=methods, k=7, seeds=3, max_rank_entries=60)
+
+    def gather(self, row, probes, fitted, seconds):
+        columns = np.arange(self.Z.shape[1])
+        return self._gather_row(row, columns, probes, fitted, seconds)
+
+    monkeypatch.setattr(_folds.FoldRunner, "_stream_row", gather)
+    gathered = evaluate(planted, methods=methods, k=7, seeds=3, max_rank_entries=60)
+    for name in methods:
+        for metric, value in gathered["methods"][name].items():
+            if metric != "seconds" and value is not None:
+                assert streamed["methods"][name][metric] == pytest.approx(value, rel=1e-9), (
+                    name,
+                    metric,
+                )
+
+
+def test_threads_do_not_change_the_numbers(planted):
+    one = evaluate(planted, methods=["lowrank", "knn"], k=7, seeds=2, threads=1)
+    two = evaluate(planted, methods=["lowrank", "knn"], k=7, seeds=2, threads=2)
+    for name in ("lowrank", "knn"):
+        one["methods"][name].pop("seconds")
+        two["methods"][name].pop("seconds")
+    assert one["methods"] == two["methods"]
+    assert one["scatter"] == two["scatter"]
 
 
 def test_probe_values_excluded_exactly(planted):
@@ -202,37 +234,44 @@ def test_lowrank_components_feed_active_probes(planted):
     assert len(set(chosen.tolist())) == 5
 
 
-def test_fused_row_metrics_equal_the_per_seed_metrics():
-    from forgetmap.predict import protocol
+@pytest.mark.parametrize("shared_prediction", [False, True])
+def test_streamed_metrics_equal_the_per_seed_metrics(shared_prediction):
+    from forgetmap.predict._metrics import StreamedMetrics, StreamedRow, Truth, seed_metrics
 
     rng = np.random.default_rng(7)
-    n, n_seeds, k = 3000, 4, 25
+    n, n_seeds, k, block = 3000, 4, 25, 700
     truth_row = rng.normal(size=n)
-    prediction = truth_row + rng.normal(scale=0.5, size=(n_seeds, n))
-    half = np.abs(rng.normal(size=(n_seeds, n)))
-    lower, upper = prediction - half, prediction + half
+    rows = 1 if shared_prediction else n_seeds
+    prediction = truth_row + rng.normal(scale=0.5, size=(rows, n))
+    half = np.abs(rng.normal(size=(rows, n)))
     probes = np.stack([rng.choice(n, size=k, replace=False) for _ in range(n_seeds)])
     hidden = [np.setdiff1d(np.arange(n), p) for p in probes]
     samples = [np.sort(rng.choice(len(h), size=1000, replace=False)) for h in hidden]
     columns = [h[s] for h, s in zip(hidden, samples, strict=True)]
-    fused, covered = protocol._complete_row_metrics(
+    starts = np.arange(0, n, block)
+    row = StreamedRow(
         truth_row,
-        prediction,
         probes,
-        [protocol._Truth(truth_row[c], 0.1, None) for c in columns],
+        [Truth(truth_row[c], 0.1, None) for c in columns],
         columns,
+        starts,
         threshold=0.1,
         predicted_threshold=0.2,
-        lower=lower,
-        upper=upper,
+    )
+    streamed = StreamedMetrics(row)
+    for start in starts:
+        part = slice(start, start + block)
+        streamed.add(start, prediction[:, part], half[:, part])
+    full = np.broadcast_to(prediction, (n_seeds, n))
+    full_half = np.broadcast_to(half, (n_seeds, n))
+    fused, covered = streamed.finish(
+        np.take_along_axis(full, probes, 1), np.take_along_axis(full_half, probes, 1)
     )
     for s in range(n_seeds):
         h = hidden[s]
-        expected = protocol._metrics(
-            protocol._Truth(truth_row[h], 0.1, samples[s]), prediction[s, h], 0.2
-        )
+        expected = seed_metrics(Truth(truth_row[h], 0.1, samples[s]), full[s, h], 0.2)
         assert fused[s] == pytest.approx(expected, rel=1e-9)
-        inside = (truth_row[h] >= lower[s, h]) & (truth_row[h] <= upper[s, h])
+        inside = np.abs(full[s, h] - truth_row[h]) <= full_half[s, h]
         assert covered[s].tolist() == [inside.sum(), h.size]
 
 
@@ -240,8 +279,23 @@ def test_fused_row_metrics_equal_the_per_seed_metrics():
 def test_ranks_average_ties_as_rankdata(values):
     from scipy.stats import rankdata
 
-    from forgetmap.predict.protocol import _ranks
+    from forgetmap.predict._metrics import rank_order
 
     rng = np.random.default_rng(0)
     for x in (np.array(values), rng.integers(0, 50, size=2000).astype(np.float64)):
-        np.testing.assert_array_equal(_ranks(x), rankdata(x))
+        ranks, order = rank_order(x)
+        np.testing.assert_array_equal(ranks, rankdata(x))
+        assert (np.diff(x[order]) >= 0).all()
+
+
+def test_precision_at_10_does_not_depend_on_how_ties_sort():
+    from forgetmap.predict._metrics import top_share
+
+    x = np.array([0.0, 1.0, 1.0, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0])
+    share = top_share(x, 3)
+    np.testing.assert_allclose(share, [0, 2 / 3, 2 / 3, 2 / 3, 0, 1, 0, 0, 0, 0])
+    assert share.sum() == pytest.approx(3)
+    truth = np.repeat([0.0, 1.0], [15, 5])
+    metrics = row_metrics(truth, np.ones(20), threshold=0.5, predicted_threshold=0.5)
+    # A constant prediction picks its top 10% at random: chance level, 10%, whatever the sort.
+    assert metrics["precision_at_10"] == pytest.approx(0.1)

@@ -86,13 +86,23 @@ class Additive(CompletionEstimator):
         variance = self.noise_var_ / precision if precision > 0 else self.task_var_
         return effect, variance
 
-    def _fold_in_many(
-        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _posterior(
+        self, cols: list[np.ndarray], values: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's task effect and its posterior variance, arrays of shape (n_rows,)."""
         effects = [self.task_effect(c, v) for c, v in zip(cols, values, strict=True)]
-        shift = np.array([effect for effect, _ in effects])
-        prediction = self.column_effect_[None, :] + shift[:, None]
+        return np.array([e for e, _ in effects]), np.array([v for _, v in effects])
+
+    def _expand(
+        self,
+        posterior: tuple[np.ndarray, np.ndarray],
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        shift, variance = posterior
+        column = self.column_effect_[columns]
+        prediction = column[None, :] + shift.astype(column.dtype)[:, None]
         if not with_scale:
             return prediction, None
-        sd = np.sqrt(self.noise_var_ + np.array([variance for _, variance in effects]))
-        return prediction, np.repeat(sd[:, None], self.n_examples_, axis=1)
+        return prediction, np.sqrt(self.noise_var_ + variance).astype(column.dtype)[:, None]

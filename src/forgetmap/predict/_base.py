@@ -1,9 +1,13 @@
 """What every completion estimator shares: input checks, batched fold-in and conformal intervals.
 
 An estimator learns from the training tasks once (``fit``) and then folds in a new task from the
-few examples evaluated on it (``predict_row``). Subclasses implement ``_fit`` and
-``_fold_in(cols, values) -> (predictions, scale)``; the scale (per entry, the model's own
-predictive standard deviation up to a constant) is turned into a calibrated interval here.
+few examples evaluated on it (``predict_row``). Subclasses implement ``_fit`` and the fold-in in
+two steps: ``_posterior(cols, values)`` turns each new task's probes into a small state (a task
+effect, factor scores, neighbour weights), and ``_expand(posterior, columns)`` turns that state
+into predictions and their predictive scale on any set of columns. The split lets the
+evaluation stream a million-example row block by block instead of materialising it per seed.
+The scale (per entry, the model's own predictive standard deviation up to a constant) is turned
+into a calibrated interval here.
 """
 
 from __future__ import annotations
@@ -227,15 +231,62 @@ class CompletionEstimator(ABC):
         """
         return 1.0
 
-    def _fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prediction, scale = self._fold_in_many([cols], [values], with_scale=True)
-        return prediction[0], scale[0]
+    @property
+    def streams(self) -> bool:
+        """Whether predictions can be expanded column block by column block (``_expand``)."""
+        return type(self)._expand is not CompletionEstimator._expand
 
-    @abstractmethod
-    def _fold_in_many(
-        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
+    def _posterior(self, cols: list[np.ndarray], values: list[np.ndarray]) -> Any:
+        """Each new row's fold-in state from its probes (for estimators that stream)."""
+        raise NotImplementedError
+
+    def _expand(
+        self,
+        posterior: Any,
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions (n_rows, n_examples) and, if asked, their predictive scale (same shape)."""
+        """Predictions of ``columns`` for the rows of ``posterior`` and, if asked, their scale.
+
+        Shapes broadcast to (n_rows, len(columns)): a prediction shared by all rows may come as
+        one row, a scale constant along the columns as one column. Arrays are in the precision
+        of the fitted state (float32 when fitted from a float32 matrix's shared statistics).
+        ``row_products`` is ``weights @ source[:, columns]`` for the pair :meth:`_row_weights`
+        names, computed by the caller (None: computed here).
+        """
+        raise NotImplementedError
+
+    def _row_weights(self, posterior: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """(source, weights) when :meth:`_expand` reads ``weights @ source[:, columns]``.
+
+        Several estimators fitted on the same matrix then share one product per column block,
+        one read of the block from memory instead of one per estimator.
+        """
+        return None
+
+    def _fold_in_many(
+        self,
+        cols: list[np.ndarray],
+        values: list[np.ndarray],
+        with_scale: bool = True,
+        block: int = 65_536,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n_rows, n_examples) and, if asked, their predictive scale (same shape).
+
+        Float64, expanded from the posterior in column blocks (bounded temporaries).
+        """
+        posterior = self._posterior(cols, values)
+        n_rows, n = len(cols), self.n_examples_
+        prediction = np.empty((n_rows, n))
+        scale = np.empty((n_rows, n)) if with_scale else None
+        for start in range(0, n, block):
+            part = slice(start, min(start + block, n))
+            predicted, spread = self._expand(posterior, part, with_scale)
+            prediction[:, part] = predicted
+            if scale is not None:
+                scale[:, part] = spread
+        return prediction, scale
 
     # ------------------------------------------------------------------ calibration
     def conformal_factor(
@@ -270,26 +321,35 @@ class CompletionEstimator(ABC):
             columns = np.sort(rng.choice(n_examples, size=max_columns, replace=False))
         sub = self._calibration_block(columns)
         n_tasks = sub.shape[0]
-        rows = np.flatnonzero(np.isfinite(sub).sum(axis=1) > k)
+        finite = np.isfinite(sub)
+        rows = np.flatnonzero(finite.sum(axis=1) > k)
         scores: list[np.ndarray] = []
         held_out = rng.permutation(rows)[:max_rows]
         folds = np.array_split(held_out, max(min(n_folds, len(held_out)), 1))
         for fold in folds:
             train = np.setdiff1d(np.arange(n_tasks), fold)
-            if np.isfinite(sub[train]).any(axis=1).sum() < 2 or len(fold) == 0:
+            if finite[train].any(axis=1).sum() < 2 or len(fold) == 0:
                 continue
             clone = type(self)(**self.get_params())
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CompletionConvergenceWarning)
+            if finite[train].all():  # a complete block: no iterative fit, nothing to silence
                 clone.fit(sub[train])
-            for row in fold:
-                measured = np.flatnonzero(np.isfinite(sub[row]))
-                probe = rng.choice(measured, size=k, replace=False)
-                prediction, scale = clone._fold_in(probe, sub[row, probe].astype(np.float64))
-                hidden = np.setdiff1d(measured, probe)
-                residual = np.abs(sub[row, hidden] - prediction[hidden])
-                relative = scale[hidden] / clone._scale_unit()
-                scores.append(residual / np.maximum(relative, 1e-12))
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", CompletionConvergenceWarning)
+                    clone.fit(sub[train])
+            probes = [
+                rng.choice(np.flatnonzero(finite[row]), size=k, replace=False) for row in fold
+            ]
+            values = [
+                sub[row, probe].astype(np.float64) for row, probe in zip(fold, probes, strict=True)
+            ]
+            prediction, scale = clone._fold_in_many(probes, values, with_scale=True)
+            hidden = finite[fold]
+            for index, probe in enumerate(probes):
+                hidden[index, probe] = False
+            residual = np.abs(sub[fold][hidden] - prediction[hidden])
+            relative = scale[hidden] / clone._scale_unit()
+            scores.append(residual / np.maximum(relative, 1e-12))
         if not scores:
             factor = float(_normal_quantile(level))
         else:

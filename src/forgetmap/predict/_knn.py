@@ -139,84 +139,104 @@ class KNN(CompletionEstimator):
         gram = A.T @ A + penalty * np.eye(len(order))
         return order, np.linalg.solve(gram, A.T @ target), effect
 
-    def _fold_in_many(
-        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        n_rows, n = len(cols), self.n_examples_
-        weights = np.zeros((n_rows, len(self.task_effects_)))
-        effects = np.zeros(n_rows)
+    def _posterior(
+        self, cols: list[np.ndarray], values: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's weights on the training tasks (n_rows, n_train) and task effect (n_rows,)."""
+        weights = np.zeros((len(cols), len(self.task_effects_)))
+        effects = np.zeros(len(cols))
         for row, (c, v) in enumerate(zip(cols, values, strict=True)):
             index, weight, effects[row] = self.neighbours(c, v)
             weights[row, index] = weight
+        return weights, effects
+
+    def _expand(
+        self,
+        posterior: tuple[np.ndarray, np.ndarray],
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        weights, effects = posterior
+        column = self.column_effect_[columns]
+        dtype = column.dtype
+        baseline = column[None, :] + effects.astype(dtype)[:, None]
         if self.interpolate:
-            if self._complete:
-                deviation = self._weighted_residuals(weights, False)[0]
-            else:
-                W = weights.astype(self._residuals.dtype)
-                deviation = (W @ self._residuals).astype(np.float64)
-            prediction = self.column_effect_[None, :] + effects[:, None] + deviation
+            prediction = self._weighted_residuals(weights, columns, False, row_products)[0]
+            prediction += baseline
             if not with_scale:
                 return prediction, None
             # Noise of the new task plus that carried by the weighted neighbours.
             sd = np.sqrt(self.noise_var_ * (1.0 + (weights**2).sum(axis=1)))
-            return prediction, np.repeat(sd[:, None], n, axis=1)
-        if self._complete:
-            numerator, spread = self._weighted_residuals(weights, with_scale)
-            denominator = weights.sum(axis=1, keepdims=True)
-        else:
+            return prediction, sd.astype(dtype)[:, None]
+        numerator, spread = self._weighted_residuals(weights, columns, with_scale)
+        denominator = weights.sum(axis=1, keepdims=True)
+        if not self._complete:
             W = weights.astype(self._residuals.dtype)
-            numerator = (W @ self._residuals).astype(np.float64)  # (S, N)
-            denominator = (W @ self._measured.astype(W.dtype)).astype(np.float64)
-            spread = (W @ (self._residuals**2)).astype(np.float64) if with_scale else None
+            denominator = W @ self._measured[:, columns].astype(W.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
             deviation = np.where(denominator > 0, numerator / denominator, 0.0)
-        prediction = self.column_effect_[None, :] + effects[:, None] + deviation
+        prediction = (baseline + deviation).astype(dtype, copy=False)
         if not with_scale:
             return prediction, None
         with np.errstate(invalid="ignore", divide="ignore"):
             variance = np.where(denominator > 0, spread / denominator - deviation**2, 0.0)
         variance = np.maximum(variance, 0.0) + self.noise_var_ / max(int(self.n_neighbors), 1)
-        return prediction, np.sqrt(np.broadcast_to(variance, (n_rows, n)))
+        return prediction, np.sqrt(variance).astype(dtype, copy=False)
+
+    def _row_weights(self, posterior: tuple[np.ndarray, np.ndarray]) -> tuple | None:
+        if not (self._complete and self.interpolate):
+            return None
+        return self._Z, self._full_weights(posterior[0])[0]
+
+    def _full_weights(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and task effects spread over all rows of the kept matrix (0 off the fold)."""
+        rows = self._rows if self._rows is not None else slice(None)
+        full = np.zeros((len(weights), self._Z.shape[0]))
+        full[:, rows] = weights
+        task = np.zeros(self._Z.shape[0])
+        task[rows] = self.task_effects_
+        return full, task
 
     def _weighted_residuals(
-        self, weights: np.ndarray, with_scale: bool, block: int = 65_536
+        self,
+        weights: np.ndarray,
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Σ_i w_i r_ij and (if asked) Σ_i w_i r_ij² for complete training rows, (S, N) each.
+        """Σ_i w_i r_ij and (if asked) Σ_i w_i r_ij² over ``columns``, (n_rows, b) each.
 
-        Residuals r_ij = z_ij - c_j - t_i are never stored: only the neighbours' rows are read,
-        in column blocks, and expanded around the baseline.
+        For complete training rows the residuals r_ij = z_ij - c_j - t_i are never stored: the
+        weights are spread over all rows of the kept matrix (zero on rows outside the fold) and
+        multiplied with its column block in place, then expanded around the baseline.
         """
+        if not self._complete:
+            W = weights.astype(self._residuals.dtype)
+            numerator = W @ self._residuals[:, columns]
+            spread = W @ (self._residuals[:, columns] ** 2) if with_scale else None
+            return numerator, spread
         Z = self._Z
-        full = np.zeros((len(weights), Z.shape[0]))
-        full[:, self._rows if self._rows is not None else slice(None)] = weights
-        used = np.flatnonzero(full.any(axis=0))
-        W, rows = full[:, used], Z[used] if len(used) < Z.shape[0] else Z
-        task = np.zeros(Z.shape[0])
-        task[self._rows if self._rows is not None else slice(None)] = self.task_effects_
-        task = task[used]
-        total = W.sum(axis=1)[:, None]
-        wt = (W @ task)[:, None]
-        wtt = (W @ task**2)[:, None]
-        n = Z.shape[1]
-        numerator = np.empty((len(W), n))
-        spread = np.empty((len(W), n)) if with_scale else None
-        Wd = W.astype(Z.dtype)
-        Wt = (W * task).astype(Z.dtype)
-        for start in range(0, n, block):
-            part = slice(start, min(start + block, n))
-            values = rows[:, part]
-            column = self.column_effect_[part][None, :]
-            weighted = (Wd @ values).astype(np.float64)
-            numerator[:, part] = weighted - total * column - wt
-            if spread is not None:
-                squares = (Wd @ (values * values)).astype(np.float64)
-                by_task = (Wt @ values).astype(np.float64)
-                spread[:, part] = (
-                    squares
-                    - 2 * column * weighted
-                    - 2 * by_task
-                    + column**2 * total
-                    + 2 * column * wt
-                    + wtt
-                )
+        full, task = self._full_weights(weights)
+        values = Z[:, columns]
+        column = self.column_effect_[columns][None, :]
+        total = full.sum(axis=1)[:, None]
+        wt = (full @ task)[:, None]
+        weighted = full.astype(Z.dtype) @ values if row_products is None else row_products
+        numerator = weighted - (total * column).astype(Z.dtype)
+        numerator -= wt.astype(Z.dtype)
+        if not with_scale:
+            return numerator, None
+        wtt = (full @ task**2)[:, None]
+        squares = (full.astype(Z.dtype) @ (values * values)).astype(np.float64)
+        by_task = ((full * task).astype(Z.dtype) @ values).astype(np.float64)
+        weighted = weighted.astype(np.float64)
+        spread = (
+            squares
+            - 2 * column * weighted
+            - 2 * by_task
+            + column**2 * total
+            + 2 * column * wt
+            + wtt
+        )
         return numerator, spread

@@ -12,12 +12,14 @@ rounding), so predictions, intervals and metrics are those of the refit-per-fold
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from forgetmap.predict._additive import Additive
 from forgetmap.predict._base import CompletionEstimator
 from forgetmap.predict._knn import KNN
-from forgetmap.predict._lowrank import LowRank
+from forgetmap.predict._lowrank import FactorRows, LowRank
 from forgetmap.predict._mean import ColumnMean
 
 __all__ = ["LeaveOneOut"]
@@ -50,15 +52,19 @@ class LeaveOneOut:
             self.colsq[start : start + block] = np.einsum("ij,ij->j", part, part)
             self.gram += part @ part.T
         self.rowsum = Z.sum(axis=1, dtype=np.float64)
-        self._block_key: bytes | None = None
-        self._block = np.empty((m, 0), dtype=Z.dtype)
+        self._blocks: dict[bytes, np.ndarray] = {}
+        self._lock = threading.Lock()
 
     def column_block(self, columns: np.ndarray) -> np.ndarray:
         """``Z[:, columns]`` (n_tasks, len(columns)), cached: every fold calibrates on it."""
         key = columns.tobytes()
-        if self._block_key != key:
-            self._block_key, self._block = key, self.Z[:, columns]
-        return self._block
+        with self._lock:
+            block = self._blocks.get(key)
+            if block is None:
+                if len(self._blocks) >= 4:
+                    self._blocks.clear()
+                block = self._blocks[key] = self.Z[:, columns]
+        return block
 
     @staticmethod
     def supports(estimator: CompletionEstimator) -> bool:
@@ -67,35 +73,60 @@ class LeaveOneOut:
 
     def fit(self, estimator: CompletionEstimator, held_out: int) -> CompletionEstimator:
         """Put ``estimator`` in the state ``fit(Z without row held_out)`` gives it; returns it."""
+        return self.fit_all([estimator], held_out)[0]
+
+    def fit_all(
+        self, estimators: list[CompletionEstimator], held_out: int
+    ) -> list[CompletionEstimator]:
+        """:meth:`fit` of several estimators for one fold, sharing the fold's column statistics.
+
+        The fold's N-sized state (column means, effects, spreads) is kept in the matrix's
+        precision: float32 for a float32 matrix, which halves the memory traffic of streaming.
+        """
         Z = self.Z
         m, n = Z.shape
+        dtype = Z.dtype
         train = np.setdiff1d(np.arange(m), [held_out])
         row = Z[held_out].astype(np.float64)
         means = (self.colsum - row) / (m - 1)
-        estimator.n_examples_ = n
-        if isinstance(estimator, ColumnMean):
-            self._mean(estimator, means, row, m - 1)
-        elif isinstance(estimator, (Additive, KNN)):
-            column, task, noise_var, task_var = self._additive(means, row, train)
-            if isinstance(estimator, KNN):
-                estimator._set_state(Z, train, column, task, noise_var, task_var)
+        additive = None
+        for estimator in estimators:
+            estimator.n_examples_ = n
+            if isinstance(estimator, ColumnMean):
+                self._mean(estimator, means, row, m - 1, dtype)
+            elif isinstance(estimator, (Additive, KNN)):
+                if additive is None:
+                    additive = self._additive(means, row, train)
+                column, task, noise_var, task_var = additive
+                column = column.astype(dtype, copy=False)
+                if isinstance(estimator, KNN):
+                    estimator._set_state(Z, train, column, task, noise_var, task_var)
+                else:
+                    estimator.column_effect_, estimator.task_effects_ = column, task
+                    estimator.noise_var_, estimator.task_var_ = noise_var, task_var
             else:
-                estimator.column_effect_, estimator.task_effects_ = column, task
-                estimator.noise_var_, estimator.task_var_ = noise_var, task_var
-        else:
-            assert isinstance(estimator, LowRank)
-            self._lowrank(estimator, means, train)
-        estimator._conformal = {}
-        estimator._calibration_matrix = self
-        estimator._calibration_rows = train
-        return estimator
+                assert isinstance(estimator, LowRank)
+                self._lowrank(estimator, means, train)
+            estimator._conformal = {}
+            estimator._calibration_matrix = self
+            estimator._calibration_rows = train
+        return estimators
 
-    def _mean(self, estimator: ColumnMean, means: np.ndarray, row: np.ndarray, count: int) -> None:
-        estimator.column_means_ = means
+    def _mean(
+        self,
+        estimator: ColumnMean,
+        means: np.ndarray,
+        row: np.ndarray,
+        count: int,
+        dtype: np.dtype,
+    ) -> None:
+        estimator.column_means_ = means.astype(dtype, copy=False)
         estimator.grand_mean_ = float(means.mean())
         sq = np.maximum((self.colsq - row**2) - count * means**2, 0.0)
         spread = np.sqrt(sq.sum() / (count * len(means)))
-        estimator.column_std_ = np.sqrt((sq + 2.0 * spread**2) / (count + 2.0))
+        estimator.column_std_ = np.sqrt((sq + 2.0 * spread**2) / (count + 2.0)).astype(
+            dtype, copy=False
+        )
 
     def _additive(
         self, means: np.ndarray, row: np.ndarray, train: np.ndarray
@@ -126,14 +157,19 @@ class LeaveOneOut:
         U = eigvecs[:, order]
         keep = s > max(s[0] if s.size else 0.0, 1e-300) * 1e-7
         s, U = s[keep], U[:, keep]
-        weights = np.zeros((len(s), self.Z.shape[0]), dtype=self.Z.dtype)
-        weights[:, train] = U.T
-        V = (weights @ self.Z).T.astype(np.float64)  # (n, r) = Z_trainᵀ U
-        V -= np.outer(means, U.sum(axis=0))
-        V /= s
+        weights = np.zeros((self.Z.shape[0], len(s)))
+        weights[train] = U
+        means = means.astype(self.Z.dtype, copy=False)
         total = float(np.trace(small))
         residual_ss = max(total - float((s**2).sum()), 0.0)
         estimator.n_iter_ = 0
         estimator._set_factors(
-            means, U, s, V, residual_ss, count * n, (count, n), total / (count * n)
+            means,
+            U,
+            s,
+            FactorRows(self.Z, weights, means, s),
+            residual_ss,
+            count * n,
+            (count, n),
+            total / (count * n),
         )

@@ -194,9 +194,9 @@ class LowRank(CompletionEstimator):
         r = len(s)
         dof = max(count - r * (shape[0] + shape[1] - r), 1)
         scale_floor = 1e-24 * max(mean_square, 1e-300)
-        self.column_means_ = means.astype(np.float64)
-        self.components_ = V.T.copy()
-        self._V = np.ascontiguousarray(V)
+        self.column_means_ = means if means.dtype == np.float32 else means.astype(np.float64)
+        # The example factors: an (N, r) array, or rows computed on demand (FactorRows).
+        self._V = V if isinstance(V, FactorRows) else np.ascontiguousarray(V)
         self.singular_values_ = s
         self.task_factors_ = U * s
         self.noise_var_ = max(residual_ss / dof, scale_floor)
@@ -204,12 +204,23 @@ class LowRank(CompletionEstimator):
         prior_var = self.task_factors_.var(axis=0) if r else np.zeros(0)
         self.prior_var_ = np.maximum(prior_var, 1e-12 * max(prior_var.max(initial=0.0), 1e-300))
 
+    @property
+    def components_(self) -> np.ndarray:
+        """Orthonormal example factors (right singular vectors), shape (r, n_examples)."""
+        V = self._V
+        return (V[:] if isinstance(V, FactorRows) else V).T
+
     def _scale_unit(self) -> float:
         return float(np.sqrt(self.noise_var_)) if self.noise_var_ > 0 else 1.0
 
+    def _row_weights(self, posterior: object) -> tuple[np.ndarray, np.ndarray] | None:
+        if isinstance(self._V, FactorRows):
+            return self._V.Z, self._V.weights
+        return None
+
     def fold_in(self, cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (r,) and covariance (r, r) of a new task's scores from its probes."""
-        A = self._V[cols]  # (k, r)
+        A = np.asarray(self._V[cols], dtype=np.float64)  # (k, r)
         y = values - self.column_means_[cols] - A @ self.prior_mean_
         ridge = float(self.alpha) * self.noise_var_ / self.prior_var_
         H = A.T @ A + np.diag(ridge)
@@ -217,28 +228,73 @@ class LowRank(CompletionEstimator):
         w = self.prior_mean_ + np.linalg.solve(H, A.T @ y)
         return w, self.noise_var_ * np.linalg.inv(H)
 
-    def _fold_in_many(
-        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def _posterior(
+        self, cols: list[np.ndarray], values: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's score posterior: means (n_rows, r) and covariances (n_rows, r, r)."""
         posterior = [self.fold_in(c, v) for c, v in zip(cols, values, strict=True)]
-        W = np.stack([w for w, _ in posterior])  # (S, r)
-        prediction = W @ self.components_
-        prediction += self.column_means_[None, :]
+        return np.stack([w for w, _ in posterior]), np.stack([c for _, c in posterior])
+
+    def _expand(
+        self,
+        posterior: tuple[np.ndarray, np.ndarray],
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        W, cov = posterior
+        if row_products is not None:
+            V = self._V.from_products(row_products, columns)
+        else:
+            V = self._V[columns]  # (b, r)
+        means = self.column_means_[columns]
+        dtype = np.result_type(V.dtype, means.dtype)
+        prediction = W.astype(dtype) @ V.T.astype(dtype, copy=False)
+        prediction += means[None, :]
         if not with_scale:
             return prediction, None
-        cov = np.stack([c for _, c in posterior])  # (S, r, r)
-        # vᵀ C v of every example for every row as one product: the r(r+1)/2 pairwise products
+        # vᵀ C v of every column for every row as one product: the r(r+1)/2 pairwise products
         # of the factors (shared by all rows) times each row's packed covariance.
         upper_i, upper_j = np.triu_indices(cov.shape[1])
-        factors = np.ascontiguousarray(self._V.T)  # (r, n_examples)
-        products = np.empty((len(upper_i), factors.shape[1]))
+        factors = V.T
+        products = np.empty((len(upper_i), V.shape[0]), dtype=dtype)
         for m, (i, j) in enumerate(zip(upper_i, upper_j, strict=True)):
             np.multiply(factors[i], factors[j], out=products[m])
         packed = cov[:, upper_i, upper_j] * np.where(upper_i == upper_j, 1.0, 2.0)
-        variance = packed @ products  # (S, n_examples)
-        variance += self.noise_var_
+        variance = packed.astype(dtype) @ products  # (n_rows, b)
+        variance += dtype.type(self.noise_var_)
         np.maximum(variance, 0.0, out=variance)  # rounding of the packed sum, never below 0
         return prediction, np.sqrt(variance, out=variance)
+
+
+class FactorRows:
+    """Example factors of a leave-one-task-out fold, computed for the columns asked for.
+
+    ``V = (Zᵀ A - means ⊗ Σ_t A_t) / s`` with A the fold's (n_tasks, r) task weights (zero on
+    the held-out task): the same factors a refit finds, without an (N, r) array per fold; the
+    evaluation reads them one column block at a time while the block of Z is in cache.
+    """
+
+    def __init__(
+        self, Z: np.ndarray, weights: np.ndarray, means: np.ndarray, s: np.ndarray
+    ) -> None:
+        self.Z = Z
+        self.weights = np.ascontiguousarray(weights.T.astype(Z.dtype))  # (r, n_tasks)
+        self.weight_sums = weights.sum(axis=0)
+        self.means = means
+        self.s = s
+        self.shape = (Z.shape[1], len(s))
+        self.dtype = Z.dtype
+
+    def __getitem__(self, columns: slice | np.ndarray) -> np.ndarray:
+        return self.from_products(self.weights @ self.Z[:, columns], columns)
+
+    def from_products(self, products: np.ndarray, columns: slice | np.ndarray) -> np.ndarray:
+        """The factors of ``columns`` from ``weights @ Z[:, columns]`` (r, b) computed elsewhere."""
+        V = products.T.copy()  # (b, r)
+        V -= np.outer(self.means[columns], self.weight_sums).astype(V.dtype)
+        V /= self.s.astype(V.dtype)
+        return V
 
 
 class Multiplicative(LowRank):

@@ -29,9 +29,15 @@ class ColumnMean(CompletionEstimator):
         # Columns seen in few tasks borrow strength from the pooled spread.
         self.column_std_ = np.sqrt((sq + 2.0 * spread**2) / (count + 2.0))
 
-    def _fold_in_many(
-        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
+    def _posterior(self, cols: list[np.ndarray], values: list[np.ndarray]) -> int:
+        return len(cols)  # the probes change nothing
+
+    def _expand(
+        self,
+        posterior: int,
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        prediction = np.repeat(self.column_means_[None, :], len(cols), axis=0)
-        scale = np.repeat(self.column_std_[None, :], len(cols), axis=0) if with_scale else None
-        return prediction, scale
+        prediction = self.column_means_[columns][None, :]
+        return prediction, self.column_std_[columns][None, :] if with_scale else None

@@ -8,9 +8,11 @@ those k values, and every metric is computed on the task's other measured entrie
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,11 @@ import numpy as np
 from forgetmap.errors import PredictionError
 from forgetmap.predict import _registry
 from forgetmap.predict._base import CompletionConvergenceWarning, check_matrix
-from forgetmap.predict.probing import active_probes, random_probes
+from forgetmap.predict._folds import FoldRunner, draw_probes
+from forgetmap.predict._metrics import row_metrics
 
 __all__ = ["draw_probes", "evaluate", "make_folds", "parse_split", "row_metrics"]
+
 
 METRICS = (
     "rmse",
@@ -84,213 +88,6 @@ def make_folds(
     return [(np.setdiff1d(rows, test), test) for test in tests]
 
 
-def draw_probes(measured: np.ndarray, k: int, n_seeds: int, *, seed: int, row: int) -> np.ndarray:
-    """Random probe columns of one test row for each seed, shape (n_seeds, k).
-
-    Drawn without replacement from the row's measured columns, with an independent generator per
-    (seed, row, repetition), so every row and repetition gets a fresh draw.
-    """
-    return np.stack(
-        [
-            random_probes(measured, k, np.random.default_rng([seed, row, repetition]))
-            for repetition in range(n_seeds)
-        ]
-    )
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based), as ``scipy.stats.rankdata``, from one sort.
-
-    Average ranks do not depend on the order of equal keys, so any sort serves; NaN goes to
-    rankdata (which propagates it).
-    """
-    order = np.argsort(x)
-    ordered = x[order]
-    ranks = np.empty(x.size, dtype=np.float64)
-    if ordered.size < 2:
-        ranks[order] = np.arange(1, x.size + 1)
-        return ranks
-    if np.isnan(ordered[-1]):
-        from scipy.stats import rankdata
-
-        return rankdata(x)
-    first = np.empty(x.size, dtype=bool)
-    first[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    if first.all():
-        ranks[order] = np.arange(1, x.size + 1)
-        return ranks
-    group = np.cumsum(first) - 1
-    starts = np.append(np.flatnonzero(first), x.size)
-    ranks[order] = 0.5 * (starts[group] + starts[group + 1] + 1)
-    return ranks
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    denominator = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / denominator if denominator > 0 else math.nan
-
-
-class _Truth:
-    """What the metrics need from one row's unrevealed truth, computed once for all methods."""
-
-    def __init__(self, truth: np.ndarray, threshold: float, rank_sample: np.ndarray | None):
-        self.truth = truth
-        self.positive = truth > threshold
-        self.rank_sample = rank_sample
-        sample = truth if rank_sample is None else truth[rank_sample]
-        self.sample_positive = self.positive if rank_sample is None else self.positive[rank_sample]
-        self.sample_ranks = _ranks(sample)
-        self.top = max(1, math.ceil(0.1 * sample.size))
-        self.true_top = np.zeros(sample.size, dtype=bool)
-        if self.top < sample.size:
-            self.true_top[np.argpartition(-sample, self.top - 1)[: self.top]] = True
-
-
-def _metrics(truth: _Truth, predicted: np.ndarray, predicted_threshold: float) -> dict[str, float]:
-    error = predicted - truth.truth
-    positive = truth.positive
-    flagged = predicted > predicted_threshold
-    out = {
-        "se": float(error @ error),
-        "ae": float(np.abs(error).sum()),
-        "n": float(error.size),
-        "tp": float((positive & flagged).sum()),
-        "fp": float((~positive & flagged).sum()),
-        "fn": float((positive & ~flagged).sum()),
-        "pearson": _pearson(truth.truth, predicted),
-    }
-    sample = predicted if truth.rank_sample is None else predicted[truth.rank_sample]
-    out.update(_rank_metrics(truth, sample))
-    return out
-
-
-def _rank_metrics(truth: _Truth, sample: np.ndarray) -> dict[str, float]:
-    """Spearman, AUC and precision@10% of the predictions on the truth's rank sample."""
-    out: dict[str, float] = {}
-    rank_predicted = _ranks(sample)
-    out["spearman"] = _pearson(truth.sample_ranks, rank_predicted)
-    positive = truth.sample_positive
-    n_pos = int(positive.sum())
-    n_neg = sample.size - n_pos
-    out["auc"] = (
-        (float(rank_predicted[positive].sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-        if n_pos and n_neg
-        else math.nan
-    )
-    if truth.top < sample.size:
-        predicted_top = np.argpartition(-sample, truth.top - 1)[: truth.top]
-        out["precision_at_10"] = float(truth.true_top[predicted_top].mean())
-    else:
-        out["precision_at_10"] = math.nan
-    return out
-
-
-def _complete_row_metrics(
-    truth_row: np.ndarray,
-    prediction: np.ndarray,
-    probes: np.ndarray,
-    samples: Sequence[_Truth],
-    sample_columns: Sequence[np.ndarray],
-    *,
-    threshold: float,
-    predicted_threshold: float,
-    lower: np.ndarray | None = None,
-    upper: np.ndarray | None = None,
-) -> tuple[list[dict[str, float]], np.ndarray | None]:
-    """:func:`_metrics` for every seed of a fully measured row, without gathering hidden entries.
-
-    The pooled sums (and the Pearson sums and interval hits) are taken over the whole row of
-    ``prediction`` (n_seeds, n_examples) at once, then the ``probes`` (n_seeds, k) are
-    subtracted: one pass per quantity over all seeds instead of copies of every seed's
-    unrevealed entries. ``samples[s]`` is the truth on the columns ``sample_columns[s]`` used
-    by the rank metrics. Returns the per-seed metrics and, with intervals, the per-seed
-    (covered, count) of the unrevealed entries.
-    """
-    n_seeds, n = prediction.shape
-    count = n - probes.shape[1]
-    probe_truth = truth_row[probes]
-    probe_prediction = np.take_along_axis(prediction, probes, axis=1)
-    buffer = np.subtract(prediction, truth_row)
-    probe_error = probe_prediction - probe_truth
-    se = np.einsum("ij,ij->i", buffer, buffer) - np.einsum("ij,ij->i", probe_error, probe_error)
-    ae = np.abs(buffer, out=buffer).sum(axis=1) - np.abs(probe_error).sum(axis=1)
-    positive = truth_row > threshold
-    flagged = prediction > predicted_threshold
-    probe_positive = probe_truth > threshold
-    probe_flagged = probe_prediction > predicted_threshold
-    n_flagged = np.count_nonzero(flagged, axis=1) - np.count_nonzero(probe_flagged, axis=1)
-    n_positive = int(np.count_nonzero(positive)) - np.count_nonzero(probe_positive, axis=1)
-    np.logical_and(flagged, positive, out=flagged)
-    tp = np.count_nonzero(flagged, axis=1) - np.count_nonzero(
-        probe_flagged & probe_positive, axis=1
-    )
-    # Pearson from sums over the unrevealed entries, shifted by the row means for accuracy.
-    truth_shift = truth_row - truth_row.mean()
-    predicted_centre = prediction.mean(axis=1, keepdims=True)
-    np.subtract(prediction, predicted_centre, out=buffer)
-    probe_a = probe_truth - truth_row.mean()
-    probe_b = probe_prediction - predicted_centre
-    sum_a = float(truth_shift.sum()) - probe_a.sum(axis=1)
-    sum_aa = float(truth_shift @ truth_shift) - (probe_a * probe_a).sum(axis=1)
-    sum_b = buffer.sum(axis=1) - probe_b.sum(axis=1)
-    sum_bb = np.einsum("ij,ij->i", buffer, buffer) - (probe_b * probe_b).sum(axis=1)
-    sum_ab = buffer @ truth_shift - (probe_a * probe_b).sum(axis=1)
-    var_a = sum_aa - sum_a * sum_a / count
-    var_b = sum_bb - sum_b * sum_b / count
-    cov = sum_ab - sum_a * sum_b / count
-    covered = None
-    if lower is not None and upper is not None:
-        inside = np.greater_equal(truth_row, lower)
-        inside &= truth_row <= upper
-        probe_inside = (probe_truth >= np.take_along_axis(lower, probes, axis=1)) & (
-            probe_truth <= np.take_along_axis(upper, probes, axis=1)
-        )
-        hits = np.count_nonzero(inside, axis=1) - np.count_nonzero(probe_inside, axis=1)
-        covered = np.stack([hits, np.full(n_seeds, count)], axis=1).astype(np.float64)
-    results = []
-    for s in range(n_seeds):
-        # Below rounding of the sums a variance is zero, as the two-pass formula finds it.
-        tiny = 1e-12 * max(float(sum_bb[s]), float(sum_aa[s]), 1e-300)
-        denominator = (
-            math.sqrt(float(var_a[s]) * float(var_b[s]))
-            if var_a[s] > tiny and var_b[s] > tiny
-            else 0.0
-        )
-        out = {
-            "se": float(se[s]),
-            "ae": float(ae[s]),
-            "n": float(count),
-            "tp": float(tp[s]),
-            "fp": float(n_flagged[s] - tp[s]),
-            "fn": float(n_positive[s] - tp[s]),
-            "pearson": float(cov[s]) / denominator if denominator > 0 else math.nan,
-        }
-        out.update(_rank_metrics(samples[s], prediction[s, sample_columns[s]]))
-        results.append(out)
-    return results, covered
-
-
-def row_metrics(
-    truth: np.ndarray,
-    predicted: np.ndarray,
-    *,
-    threshold: float,
-    predicted_threshold: float,
-    rank_sample: np.ndarray | None = None,
-) -> dict[str, float]:
-    """Per-row metrics on unrevealed entries (truth and prediction of shape (n,)).
-
-    Returns sums for the pooled metrics (``se``, ``ae``, ``n``, ``tp``, ``fp``, ``fn``) and the
-    per-row ``pearson``, ``spearman``, ``auc`` and ``precision_at_10`` (the share of the
-    predicted top 10% that are in the true top 10%); rank-based ones use ``rank_sample``
-    (indices into the row) when given.
-    """
-    return _metrics(_Truth(truth, threshold, rank_sample), predicted, predicted_threshold)
-
-
 class _Tally:
     """Metric sums of one method, per seed, over all test rows."""
 
@@ -345,8 +142,14 @@ def _number(value: float) -> float | None:
 
 
 def _is_binary(Z: np.ndarray) -> bool:
-    finite = Z[np.isfinite(Z)]
-    return bool(finite.size) and bool(np.isin(finite, (0.0, 1.0)).all())
+    """Whether every measured entry is 0 or 1; row by row, so a continuous matrix stops early."""
+    seen = False
+    for row in Z:
+        finite = row[np.isfinite(row)]
+        if finite.size and not ((finite == 0.0) | (finite == 1.0)).all():
+            return False
+        seen = seen or bool(finite.size)
+    return seen
 
 
 def _baseline(
@@ -413,6 +216,7 @@ def evaluate(
     seed: int = 0,
     max_rank_entries: int = 20_000,
     scatter_points: int = 2000,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Compare predictors of a held-out task's forgetting from k probed examples.
 
@@ -446,12 +250,16 @@ def evaluate(
     max_rank_entries : int
         Rank-based metrics (Spearman, AUC, precision@10%) of a row use a seeded subsample of at
         most this many unrevealed entries (all of them below it).
+    threads : int, optional
+        Folds evaluated in parallel (default: the CPUs this process may use). The numbers do
+        not depend on it: folds are merged in order.
 
     Returns
     -------
     dict
         ``methods`` {name: {rmse, mae, pearson, spearman, f1, precision, recall, auc,
-        precision_at_10, coverage_90 (methods with intervals), seconds, and ``<metric>_std``}},
+        precision_at_10, coverage_90 (methods with intervals), seconds (summed over folds, so
+        over threads too), and ``<metric>_std``}},
         ``skipped`` {name: reason}, ``settings``, ``scatter`` {name: {true, predicted}}.
     """
     Z = check_matrix(values, "forgetting matrix")
@@ -463,7 +271,13 @@ def evaluate(
         raise PredictionError(f"seeds must be at least 1, got {seeds!r}")
     if probe not in ("random", "active"):
         raise PredictionError(f"unknown probe strategy {probe!r}; use random or active")
+    if not 0.0 < level < 1.0:
+        raise PredictionError(f"interval level must lie in (0, 1), got {level}")
+    bad_threads = isinstance(threads, bool) or (threads is not None and int(threads) != threads)
+    if threads is not None and (bad_threads or threads < 1):
+        raise PredictionError(f"threads must be a positive integer, got {threads!r}")
     binary = _is_binary(Z)
+    predicted_threshold = 0.5 if binary else threshold
     requested = (
         list(methods)
         if methods
@@ -508,12 +322,8 @@ def evaluate(
 
     n_seeds = int(seeds)
     tallies = {name: _Tally(n_seeds) for name in runnable}
-    scatter = {name: ([], []) for name in runnable}
+    scatter: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runnable}
     n_test_rows = sum(len(test) for _, test in folds)
-    per_row_points = max(1, math.ceil(scatter_points / max(n_test_rows, 1)))
-    complete = bool(measured.all())  # then every row's metrics are fused over whole rows
-    predicted_threshold = 0.5 if binary else threshold
-    baselines = {name: _baseline(name, similarities, texts, Z.shape, seed)[0] for name in runnable}
     # Leave-one-task-out on a complete matrix: fold fits from shared statistics, no refits.
     shared = None
     if parse_split(split)[0] == "loo" and bool(measured.all()):
@@ -529,117 +339,41 @@ def evaluate(
             shared = LeaveOneOut(Z)
             for name in fast:
                 tallies[name].seconds += (time.perf_counter() - start) / len(fast)
-
-    def _fit_fold(name: str, train: np.ndarray, test: np.ndarray) -> Any:
-        estimator = _registry.make_estimator(name, seed)
-        if shared is not None and shared.supports(estimator):
-            return shared.fit(estimator, int(test[0]))
-        return estimator.fit(Z[train])
-
-    for train, test in folds:
-        fitted: dict[str, Any] = {}
+    runner = FoldRunner(
+        Z=Z,
+        measured=measured,
+        methods=runnable,
+        k=k,
+        n_seeds=n_seeds,
+        probe=probe,
+        seed=seed,
+        threshold=threshold,
+        predicted_threshold=predicted_threshold,
+        level=level,
+        max_rank_entries=max_rank_entries,
+        per_row_points=max(1, math.ceil(scatter_points / max(n_test_rows, 1))),
+        make_baseline=lambda name: _baseline(name, similarities, texts, Z.shape, seed)[0],
+        shared=shared,
+    )
+    workers = _worker_count(threads, len(folds))
+    with warnings.catch_warnings():  # set once: catch_warnings is not thread-safe
+        warnings.simplefilter("ignore", CompletionConvergenceWarning)
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(lambda fold: runner.run(*fold), folds))
+        else:
+            results = [runner.run(train, test) for train, test in folds]
+    for result in results:  # in fold order: the same sums whatever the number of threads
         for name in runnable:
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CompletionConvergenceWarning)
-                if name in _registry.COMPLETION:
-                    fitted[name] = _fit_fold(name, train, test)
-                else:
-                    fitted[name] = baselines[name].fit(Z[train], train)
-            tallies[name].seconds += time.perf_counter() - start
-        components = None
-        if probe == "active":
-            from forgetmap.predict._lowrank import LowRank
-
-            factors = LowRank(rank=min(10, k), random_state=seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CompletionConvergenceWarning)
-                if shared is not None:
-                    components = shared.fit(factors, int(test[0])).components_
-                else:
-                    components = factors.fit(Z[train]).components_
-        for row in test:
-            columns = np.flatnonzero(measured[row])
-            if probe == "random":
-                probes = draw_probes(columns, k, n_seeds, seed=seed, row=int(row))
-            else:
-                chosen = active_probes(components, k, columns)
-                probes = np.repeat(chosen[None, :], n_seeds, axis=0)
-            truth_row = Z[row].astype(np.float64)
-            hidden = []
-            for s in range(n_seeds):
-                keep = measured[row].copy()
-                keep[probes[s]] = False
-                hidden.append(np.flatnonzero(keep))
-            rank_samples = [
-                np.sort(
-                    np.random.default_rng([seed, int(row), s, 1]).choice(
-                        len(h), size=max_rank_entries, replace=False
-                    )
-                )
-                if len(h) > max_rank_entries
-                else None
-                for s, h in enumerate(hidden)
-            ]
-            if complete:
-                # Fused metrics over the whole row; the truth only on the rank samples.
-                sample_columns = [
-                    h if rank_samples[s] is None else h[rank_samples[s]]
-                    for s, h in enumerate(hidden)
-                ]
-                truths = [_Truth(truth_row[c], threshold, None) for c in sample_columns]
-            else:
-                truths = [
-                    _Truth(truth_row[h], threshold, rank_samples[s]) for s, h in enumerate(hidden)
-                ]
-            chosen_points = np.random.default_rng([seed, int(row), 2]).permutation(len(hidden[0]))[
-                :per_row_points
-            ]
-            for name in runnable:
-                estimator = fitted[name]
-                start = time.perf_counter()
-                lower = upper = None
-                if name not in _registry.COMPLETION:
-                    prediction = np.repeat(estimator.predict_tasks(np.array([row])), n_seeds, 0)
-                else:
-                    probe_values = truth_row[probes]
-                    cols_list = list(probes)
-                    values_list = list(probe_values)
-                    if estimator.has_intervals:
-                        prediction, lower, upper = estimator._intervals(
-                            cols_list, values_list, level
-                        )
-                    else:
-                        prediction = estimator._fold_in_many(cols_list, values_list, False)[0]
-                tally = tallies[name]
-                if complete:
-                    per_seed, covered = _complete_row_metrics(
-                        truth_row,
-                        np.asarray(prediction, dtype=np.float64),
-                        probes,
-                        truths,
-                        sample_columns,
-                        threshold=threshold,
-                        predicted_threshold=predicted_threshold,
-                        lower=lower,
-                        upper=upper,
-                    )
-                    for s in range(n_seeds):
-                        tally.add(s, per_seed[s])
-                        if covered is not None:
-                            tally.covered[s] += covered[s]
-                else:
-                    for s in range(n_seeds):
-                        h = hidden[s]
-                        truth = truths[s].truth
-                        tally.add(s, _metrics(truths[s], prediction[s, h], predicted_threshold))
-                        if lower is not None:
-                            inside = (truth >= lower[s, h]) & (truth <= upper[s, h])
-                            tally.covered[s] += (inside.sum(), inside.size)
-                true_points, predicted_points = scatter[name]
-                true_points.extend(truth_row[hidden[0][chosen_points]].tolist())
-                predicted_points.extend(prediction[0, hidden[0][chosen_points]].tolist())
-                tally.seconds += time.perf_counter() - start
+            tally = tallies[name]
+            tally.seconds += result.seconds[name]
+            for row in result.rows[name]:
+                for s in range(n_seeds):
+                    tally.add(s, row.metrics[s])
+                    if row.covered is not None:
+                        tally.covered[s] += row.covered[s]
+                scatter[name][0].extend(row.true_points)
+                scatter[name][1].extend(row.predicted_points)
 
     return {
         "methods": {
@@ -674,6 +408,16 @@ def evaluate(
             for name in runnable
         },
     }
+
+
+def _worker_count(threads: int | None, n_folds: int) -> int:
+    """Threads for the folds: as asked, else every CPU this process may use; never above folds."""
+    if threads is None:
+        try:
+            threads = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            threads = os.cpu_count() or 1
+    return max(1, min(int(threads), n_folds))
 
 
 def fitted_has_intervals(name: str) -> bool:
