@@ -36,6 +36,20 @@ def test_evaluate_json(cli, run, tmp_path):
     assert saved["methods"].keys() == doc["methods"].keys()
 
 
+def test_evaluate_threads_leave_the_numbers_alone(cli, run, tmp_path):
+    documents = []
+    for threads in (1, 2):
+        out = tmp_path / f"eval-{threads}.json"
+        args = ("--k", 10, "--seeds", 2, "--methods", "lowrank,knn", "--json", out)
+        result = cli("evaluate", run, *args, "--threads", threads)
+        assert result.code == 0, result.err
+        document = json.loads(out.read_text())
+        for name in ("lowrank", "knn"):
+            document["methods"][name].pop("seconds")
+        documents.append(document)
+    assert documents[0]["methods"] == documents[1]["methods"]
+
+
 def test_evaluate_json_format(cli, run):
     result = cli("--format", "json", "evaluate", run, "--k", 5, "--seeds", 1, "--methods", "mean")
     assert result.code == 0

@@ -33,6 +33,15 @@ def evaluate(
     ] = None,
     metric: MetricOption = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the probe draws.")] = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Held-out folds evaluated in parallel (default: every CPU). "
+            "The numbers do not depend on it.",
+        ),
+    ] = None,
 ) -> None:
     """Compare forgetting predictors on held-out tasks."""
     from forgetmap.predict.store_inputs import evaluate_store
@@ -50,6 +59,7 @@ def evaluate(
         threshold=threshold,
         metric=metric,
         seed=seed,
+        threads=threads,
     )
     store.save_json("evaluate", document)
     if json_path is not None:

@@ -4,10 +4,12 @@ For a complete matrix, the fit of every continuous completion method depends on 
 rows only through column sums, column sums of squares, row sums and the tasks' Gram matrix
 ``Z Zᵀ`` (n_tasks × n_tasks). These are computed in one pass over the matrix; a fold then
 subtracts its held-out row (a downdate) and gets, e.g., the low-rank factors from the
-eigendecomposition of the (M-1) × (M-1) centred Gram submatrix and one product
-``Zᵀ A`` (n_examples × r) — never a decomposition of an n_examples-sized matrix per fold. The
-estimators come out in the same state :meth:`~CompletionEstimator.fit` gives them (up to
-rounding), so predictions, intervals and metrics are those of the refit-per-fold protocol.
+eigendecomposition of the (M-1) × (M-1) centred Gram submatrix — never a decomposition of an
+n_examples-sized matrix per fold. The example factors ``Zᵀ A / s`` are not even stored: a fold
+computes them for the columns it is asked about (:class:`~forgetmap.predict._lowrank.FactorRows`),
+which the evaluation does one column block at a time. The estimators come out in the state
+:meth:`~CompletionEstimator.fit` gives them (up to rounding in the matrix's precision), so
+predictions, intervals and metrics are those of the refit-per-fold protocol.
 """
 
 from __future__ import annotations
