@@ -38,6 +38,9 @@ demo: setup
 	$(BIN)/forgetmap similarity $(RUN)/quickstart --kinds tfidf,embedding
 	$(BIN)/forgetmap analyze $(RUN)/quickstart
 	$(BIN)/forgetmap evaluate $(RUN)/quickstart --k 30 --seeds 10
+	$(BIN)/forgetmap finetune examples/new-tasks.toml --task french --out $(RUN)/quickstart/french-adapter
+	$(BIN)/forgetmap forecast $(RUN)/quickstart --checkpoint $(RUN)/quickstart/french-adapter \
+		--k 30 --verify --out $(RUN)/quickstart/french-forecast.csv
 	$(BIN)/forgetmap report $(RUN)/quickstart --out $(RUN)/quickstart/report.html
 
 # The README's picture of the report (docs/report.png), made from the demo's quickstart store.

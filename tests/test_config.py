@@ -118,3 +118,19 @@ def test_bundled_examples_are_valid(name):
     assert len({task.group for task in config.tasks}) >= 2
     assert config.upstream.n >= 128 or name == "tiny.toml"
     assert len(config.upstream.sources) >= 2
+
+
+def test_examples_that_build_on_the_quickstart_keep_its_settings():
+    """new-tasks.toml (forecast) and replay.toml (replay) read the quickstart store: they must
+    fine-tune and score the same model on the same upstream examples the same way."""
+    from forgetmap.replay._config import load_replay_config
+
+    quickstart, _ = load_config(EXAMPLES / "quickstart.toml")
+    new_tasks, _ = load_config(EXAMPLES / "new-tasks.toml")
+    replay, _ = load_replay_config(EXAMPLES / "replay.toml")
+    for other in (new_tasks, replay):
+        assert other.seed == quickstart.seed
+        assert other.model == quickstart.model and other.upstream == quickstart.upstream
+        assert other.scoring == quickstart.scoring
+    assert new_tasks.training == quickstart.training
+    assert not {task.id for task in new_tasks.tasks} & {task.id for task in quickstart.tasks}

@@ -92,6 +92,18 @@ def test_forecast_json_document(cli, run, adapter, tmp_path):
     assert [row["rank"] for row in document["top"]] == list(range(1, len(document["top"]) + 1))
 
 
+def test_verify_reports_how_the_forecast_did(cli, run, adapter, tmp_path):
+    out = tmp_path / "ranked.csv"
+    result = cli("forecast", run, "--checkpoint", adapter, "--k", 4, "--verify", "--out", out)
+    assert result.code == 0, result.err
+    assert "verified on the" in result.out and "Spearman" in result.out
+    rows = read_csv(out)
+    assert all(row["actual"] != "" for row in rows)
+    for row in rows:
+        if row["probed"] == "True":
+            assert float(row["actual"]) == pytest.approx(float(row["measured"]))
+
+
 def test_probes_are_measured_against_the_store(run, adapter):
     """The measured forgetting of a probe is after − before, scored by the fine-tuned model."""
     from forgetmap.lm import load_checkpoint, score_nll

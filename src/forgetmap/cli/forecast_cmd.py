@@ -37,6 +37,14 @@ def forecast(
     device: Annotated[
         str | None, typer.Option("--device", help="Device for the model (default: config's).")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also score every other example (what a forecast saves) and report how the "
+            "forecast did.",
+        ),
+    ] = False,
 ) -> None:
     """Predict a checkpoint's forgetting from k scored examples."""
     from forgetmap.forecast import forecast as run_forecast
@@ -56,6 +64,7 @@ def forecast(
         base_dir=base_dir,
         device=device,
         progress=out_.message if out_.human else None,
+        verify=verify,
     )
     written = write_ranking(result.ranking, out)
     result.document["out"] = written
@@ -83,6 +92,19 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         ],
     )
     out.message(f"wrote {doc['n_examples']} ranked examples to {doc['out']}")
+    check = doc.get("verification")
+    if check:
+        coverage = "-" if check["coverage"] is None else f"{check['coverage']:.0%}"
+        out.message(
+            f"verified on the {check['examples']} examples not scored: RMSE {check['rmse']:.3g} "
+            f"(column means {check['column_mean_rmse']:.3g}), Spearman "
+            f"{_number(check['spearman'])}, precision@10% {_number(check['precision_at_10'])}, "
+            f"intervals cover {coverage}; scoring them took {check['score_seconds']:.1f} s"
+        )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _interval(low: float | None, high: float | None) -> str:

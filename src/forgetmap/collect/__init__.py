@@ -1,6 +1,7 @@
 """Collect forgetting matrices: fine-tune a model on each task and score upstream examples."""
 
 from forgetmap.collect._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
+from forgetmap.collect._finetune import finetune_task
 from forgetmap.collect._plan import RunPlan, TaskPlan, plan_run, task_seed
 from forgetmap.collect._progress import RunProgress
 from forgetmap.collect._run import TASK_TEXTS, PreparedRun, collect, prepare_run, run_summary
@@ -18,6 +19,7 @@ __all__ = [
     "TaskJob",
     "TaskPlan",
     "collect",
+    "finetune_task",
     "forgetting_rows",
     "make_executor",
     "plan_run",

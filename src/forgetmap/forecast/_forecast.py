@@ -37,6 +37,7 @@ COLUMNS = (
     "high",
     "probed",
     "measured",
+    "actual",
     "source",
     "text",
 )
@@ -52,7 +53,8 @@ class Forecast:
         One row per upstream example, most at risk first, with the columns of :data:`COLUMNS`:
         ``forgetting`` is the measured value for a probed example and the prediction otherwise
         (what the ranking sorts by); ``predicted``, ``low`` and ``high`` are the estimator's
-        prediction and interval; ``measured`` is NaN unless ``probed``.
+        prediction and interval; ``measured`` is NaN unless ``probed``; ``actual`` is every
+        example's measured forgetting when the forecast was verified (NaN otherwise).
     document : dict
         A JSON-ready summary: settings, probes, timings and the top of the ranking.
     """
@@ -109,6 +111,7 @@ def forecast(
     base_dir: str | os.PathLike[str] = ".",
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
+    verify: bool = False,
 ) -> Forecast:
     """Rank every upstream example by the forgetting a fine-tuned checkpoint is predicted to cause.
 
@@ -136,6 +139,11 @@ def forecast(
         Overrides the config's device for the model.
     progress : callable, optional
         ``progress(message)`` at each stage.
+    verify : bool
+        Also score the other N - k examples (the cost a forecast exists to avoid) and report in
+        ``document["verification"]`` how the forecast did on them: RMSE and MAE (with the
+        column-mean forecast for scale), Pearson, Spearman, AUC and precision@10% of the
+        ranking, and the coverage of the intervals.
 
     Returns
     -------
@@ -204,7 +212,21 @@ def forecast(
     else:
         predicted = estimator.predict_row(probes, measured)
         low = high = np.full(n_examples, np.nan)
-    ranking = _ranking(store, probes, measured, predicted, low, high)
+    actual = np.full(n_examples, np.nan)
+    verification = None
+    if verify:
+        say(f"verifying: scoring the other {n_examples - k} upstream examples")
+        rest = np.setdiff1d(np.arange(n_examples), probes)
+        verify_start = time.perf_counter()
+        after_rest = score_nll(
+            tuned, [upstream[j] for j in rest], batch_size=run.config.scoring.batch_size
+        ).astype(store.dtype)
+        actual[rest] = after_rest.astype(np.float64) - store.before(METRIC)[rest].astype(np.float64)
+        actual[probes] = measured
+        verification = _verification(
+            actual, predicted, low, high, values, rest, time.perf_counter() - verify_start
+        )
+    ranking = _ranking(store, probes, measured, predicted, low, high, actual)
     document = {
         "store": str(store.path),
         "checkpoint": str(checkpoint),
@@ -226,7 +248,45 @@ def forecast(
         "seconds": round(time.perf_counter() - start, 3),
         "top": _records(ranking.head(10)),
     }
+    if verification is not None:
+        document["verification"] = verification
     return Forecast(ranking=ranking, document=document)
+
+
+def _verification(
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    values: np.ndarray,
+    rest: np.ndarray,
+    seconds: float,
+) -> dict[str, Any]:
+    """How the forecast did on the examples it did not score (``rest``)."""
+    from forgetmap.predict.protocol import row_metrics
+
+    truth, guess = actual[rest], predicted[rest]
+    metrics = row_metrics(truth, guess, threshold=0.0, predicted_threshold=0.0)
+    column_means = np.nanmean(values, axis=0)[rest]
+    with np.errstate(invalid="ignore"):
+        covered = (truth >= low[rest]) & (truth <= high[rest])
+    numbers = {
+        "examples": int(rest.size),
+        "rmse": float(np.sqrt(metrics["se"] / metrics["n"])),
+        "mae": float(metrics["ae"] / metrics["n"]),
+        "column_mean_rmse": float(np.sqrt(np.mean((column_means - truth) ** 2))),
+        "pearson": metrics["pearson"],
+        "spearman": metrics["spearman"],
+        "auc": metrics["auc"],
+        "precision_at_10": metrics["precision_at_10"],
+        "coverage": float(covered.mean()) if np.isfinite(low[rest]).all() else None,
+        "actual_mean": float(truth.mean()),
+        "score_seconds": round(seconds, 3),
+    }
+    return {
+        key: (None if isinstance(value, float) and value != value else value)
+        for key, value in numbers.items()
+    }
 
 
 def write_ranking(ranking: pd.DataFrame, path: str | os.PathLike[str]) -> str:
@@ -280,6 +340,7 @@ def _ranking(
     predicted: np.ndarray,
     low: np.ndarray,
     high: np.ndarray,
+    actual: np.ndarray,
 ) -> pd.DataFrame:
     import pandas as pd
 
@@ -299,6 +360,7 @@ def _ranking(
             "high": high,
             "probed": probed,
             "measured": measured_all,
+            "actual": actual,
             "source": _column(examples, "source", n_examples),
             "text": _column(examples, "text", n_examples),
         }

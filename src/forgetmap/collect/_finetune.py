@@ -1,0 +1,124 @@
+"""Fine-tune the base model on one task of a config and save the checkpoint.
+
+The training is exactly that of one row of ``forgetmap collect`` (the same examples, order,
+seed, settings and adapter initialisation), so the checkpoint of a task the store measured
+reproduces that row, and the checkpoint of a new task is what ``forgetmap forecast`` expects: a
+model fine-tuned from the store's base model the way the store's tasks were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from forgetmap.collect._plan import plan_run
+from forgetmap.config import ExperimentConfig
+from forgetmap.errors import ConfigError
+
+__all__ = ["MARKER", "finetune_task"]
+
+MARKER = "forgetmap-finetune.json"
+"""Written into every checkpoint directory this module makes: what it is and how it was made."""
+
+
+def finetune_task(
+    config: ExperimentConfig,
+    task_id: str,
+    out: str | os.PathLike[str],
+    *,
+    base_dir: str | os.PathLike[str] = ".",
+    device: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune on task ``task_id`` of ``config`` and save the result to ``out``.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    task_id : str
+        The id of one of the config's ``[[tasks]]``.
+    out : path-like
+        Directory for the checkpoint: a LoRA adapter (``method = "lora"``) or the full model and
+        tokenizer. It must be new, empty, or a checkpoint this function wrote before (replaced).
+    base_dir : path-like
+        Folder that relative data paths in the config resolve against.
+    device : str, optional
+        Overrides the config's device.
+    threads : int, optional
+        Torch CPU threads (default: torch's default). The same count as the collect run gives
+        bit-identical weights on the same hardware.
+    progress : callable, optional
+        ``progress(steps_done)`` after each optimizer step.
+
+    Returns
+    -------
+    dict
+        The task, model, losses, steps, tokens, seconds and the checkpoint's path and kind (also
+        written to ``out``/forgetmap-finetune.json).
+    """
+    import torch
+
+    from forgetmap.lm import base_weights, encode_examples, finetune, save_checkpoint, task_batches
+    from forgetmap.stored_run import load_base_model
+
+    target = Path(out)
+    _check_target(target)
+    plan = plan_run(config, base_dir)
+    tasks = {task.id: task for task in plan.tasks}
+    if task_id not in tasks:
+        raise ConfigError(
+            f"the config has no task {task_id!r}; its tasks are {', '.join(tasks) or 'none'}"
+        )
+    task = tasks[task_id]
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        start = time.perf_counter()
+        loaded = load_base_model(config, device=device)
+        settings = config.training.settings()
+        encoded = encode_examples(
+            loaded.tokenizer, task.examples, max_length=config.training.max_length
+        )
+        with base_weights(loaded, settings):
+            batches = task_batches(encoded, settings, seed=task.seed)
+            train_start = time.perf_counter()
+            trained = finetune(loaded, batches, settings, progress=progress)
+            train_seconds = time.perf_counter() - train_start
+            save_checkpoint(loaded, target)
+        summary = {
+            "task": task.id,
+            "group": task.group,
+            "source": task.source,
+            "examples": len(task.examples),
+            "model": config.model.id,
+            "method": settings.method,
+            "checkpoint": str(target),
+            "first_loss": float(trained.first_loss),
+            "last_loss": float(trained.last_loss),
+            "steps": int(trained.steps),
+            "tokens": int(trained.tokens),
+            "threads": int(torch.get_num_threads()),
+            "train_seconds": round(train_seconds, 3),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+    finally:
+        torch.set_num_threads(previous_threads)
+    (target / MARKER).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _check_target(target: Path) -> None:
+    """Refuse to replace anything but an empty directory or an earlier checkpoint of ours."""
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {str(target)!r} is a file; name a directory for the checkpoint")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file():
+        raise ConfigError(
+            f"--out {str(target)!r} is a non-empty directory that is not a forgetmap checkpoint; "
+            "name a new or empty directory"
+        )
