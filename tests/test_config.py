@@ -134,3 +134,6 @@ def test_examples_that_build_on_the_quickstart_keep_its_settings():
         assert other.scoring == quickstart.scoring
     assert new_tasks.training == quickstart.training
     assert not {task.id for task in new_tasks.tasks} & {task.id for task in quickstart.tasks}
+    from forgetmap.collect import plan_run
+
+    assert plan_run(new_tasks, EXAMPLES).shape == (2, 128)  # the data is there, as asked
