@@ -38,8 +38,8 @@ def evaluate(
         typer.Option(
             "--threads",
             min=1,
-            help="Held-out folds evaluated in parallel (default: every CPU). "
-            "The numbers do not depend on it.",
+            help="Held-out folds evaluated in parallel (default: every CPU; one for a small "
+            "matrix). The numbers do not depend on it.",
         ),
     ] = None,
 ) -> None:

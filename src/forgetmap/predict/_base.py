@@ -12,6 +12,7 @@ into a calibrated interval here.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from abc import ABC, abstractmethod
 from typing import Any
@@ -84,10 +85,7 @@ class CompletionEstimator(ABC):
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        import inspect
-
-        signature = inspect.signature(cls.__init__)
-        return [p for p in signature.parameters if p != "self"]
+        return list(_init_parameters(cls))
 
     # ------------------------------------------------------------------ fitting
     def fit(self, Z_train: Any) -> CompletionEstimator:
@@ -359,6 +357,15 @@ class CompletionEstimator(ABC):
             factor = float(np.quantile(pooled, q))
         self._conformal[key] = factor
         return factor
+
+
+@functools.cache
+def _init_parameters(cls: type) -> tuple[str, ...]:
+    """The keyword arguments of ``cls.__init__`` (cached: every calibration clone asks)."""
+    import inspect
+
+    signature = inspect.signature(cls.__init__)
+    return tuple(p for p in signature.parameters if p != "self")
 
 
 def _normal_quantile(level: float) -> float:
