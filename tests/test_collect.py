@@ -161,6 +161,35 @@ def test_fine_tuning_on_the_upstream_examples_gives_negative_forgetting(tmp_path
     assert learned.mean() < store.row("other").mean()
 
 
+def test_later_stages_find_relative_data_from_any_folder(cli, tmp_path, monkeypatch):
+    """collect records the config's folder; gradient similarity re-plans the run from it."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    rows = [{"id": f"u{i}", "prompt": f"Q{i}?", "response": f"A{i}."} for i in range(4)]
+    (folder / "up.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = folder / "c.toml"
+    config.write_text(
+        '[model]\nid = "tiny-random"\n'
+        '[upstream]\nn = 4\nsources = [{ kind = "jsonl", path = "up.jsonl" }]\n'
+        '[[tasks]]\nid = "a"\nsource = { kind = "jsonl", path = "up.jsonl", n = 2 }\n'
+        '[[tasks]]\nid = "b"\nsource = { kind = "jsonl", path = "up.jsonl", n = 3 }\n'
+        "[training]\nsteps = 1\nbatch_size = 2\nmax_length = 32\nwarmup_steps = 0\n"
+        "[scoring]\nmax_length = 32\n"
+    )
+    _collect(config, tmp_path / "run")
+    store = open_store(tmp_path / "run")
+    assert store.load_json("data_dir") == {"path": str(folder.resolve())}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # up.jsonl does not resolve from here
+    result = cli("similarity", tmp_path / "run", "--kinds", "gradient")
+    assert result.code == 0, result.err
+    # the data moved away: a clear one-line error naming the base directory, exit 2
+    (folder / "up.jsonl").rename(tmp_path / "up.jsonl")
+    result = cli("similarity", tmp_path / "run", "--kinds", "gradient")
+    assert result.code == 2 and result.err.count("\n") == 1
+
+
 def test_two_runs_are_bit_identical(reference, tmp_path):
     config, run, _ = reference
     _collect(config, tmp_path / "again")

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from forgetmap.lm import LoadedModel, TrainingSettings
     from forgetmap.store import ForgettingStore
 
-__all__ = ["StoredRun", "load_base_model", "stored_run"]
+__all__ = ["DATA_DIR", "StoredRun", "data_dir", "load_base_model", "record_data_dir", "stored_run"]
 
 TASK_TEXTS = "task_texts"
+DATA_DIR = "data_dir"
+"""Artifact written by collect: the folder the config's relative data paths resolved against."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +85,32 @@ def stored_config(store: ForgettingStore) -> ExperimentConfig:
     return parse_config(store.config, origin=f"config of {str(store.path)!r}")
 
 
-def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] = ".") -> StoredRun:
+def record_data_dir(store: ForgettingStore, base_dir: str | os.PathLike[str]) -> None:
+    """Remember where the config's relative data paths resolved when the run was collected."""
+    store.save_json(DATA_DIR, {"path": str(Path(base_dir).resolve())})
+
+
+def data_dir(store: ForgettingStore) -> Path:
+    """The folder recorded by :func:`record_data_dir` if it still exists here, else ``.``."""
+    recorded = store.load_json(DATA_DIR)
+    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
+        path = Path(recorded["path"])
+        if path.is_dir():
+            return path
+    return Path(".")
+
+
+def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] | None = None) -> StoredRun:
     """Re-plan a collected run and check that it matches the store.
 
     Parameters
     ----------
     store : ForgettingStore
         A store made by ``forgetmap collect``.
-    base_dir : path-like
-        Folder that relative data paths in the config resolve against (the config file's
-        folder when it was collected; irrelevant for the bundled corpora).
+    base_dir : path-like, optional
+        Folder that relative data paths in the config resolve against. Default: the config
+        file's folder as collect recorded it (:func:`data_dir`), so later stages work from any
+        folder on the machine that collected; irrelevant for the bundled corpora.
 
     Raises
     ------
@@ -105,7 +123,8 @@ def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] = ".") -
     from forgetmap.collect import plan_run
 
     config = stored_config(store)
-    plan = plan_run(config, Path(base_dir))
+    base_dir = data_dir(store) if base_dir is None else Path(base_dir)
+    plan = plan_run(config, base_dir)
     hint = (
         "the data changed since the run was collected, or relative data paths resolve "
         f"elsewhere (pass the config file's folder as the base directory, now {str(base_dir)!r})"

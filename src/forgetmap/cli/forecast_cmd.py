@@ -31,9 +31,13 @@ def forecast(
     seed: Annotated[int, typer.Option("--seed", help="Seed of probes and estimator.")] = 0,
     level: Annotated[float, typer.Option("--level", help="Coverage of the intervals.")] = 0.9,
     base_dir: Annotated[
-        Path,
-        typer.Option("--base-dir", help="Folder relative data paths of the config resolve to."),
-    ] = Path("."),
+        Path | None,
+        typer.Option(
+            "--base-dir",
+            help="Folder relative data paths of the config resolve to (default: the config's "
+            "folder, as collect recorded it).",
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="Device for the model (default: config's).")
     ] = None,

@@ -25,6 +25,7 @@ from forgetmap.collect._work import RunSpec, TaskJob, configure_process, model_f
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import DataSourceError, StoreConflictError, StoreNotFoundError
 from forgetmap.store import ForgettingStore, create_store, open_store
+from forgetmap.stored_run import record_data_dir
 
 TASK_TEXTS = "task_texts"
 
@@ -140,6 +141,7 @@ def prepare_run(
     tokenizer = _tokenizer(config, spec_fields, executor)
     upstream_encoded, task_encoded = _encode(plan, tokenizer)
     store = _open_store(plan, Path(out), upstream_encoded)
+    record_data_dir(store, base_dir)
     spec = RunSpec(
         store_path=str(store.path),
         upstream=plan.upstream,

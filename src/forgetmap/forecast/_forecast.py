@@ -108,7 +108,7 @@ def forecast(
     method: str = "lowrank",
     seed: int = 0,
     level: float = 0.9,
-    base_dir: str | os.PathLike[str] = ".",
+    base_dir: str | os.PathLike[str] | None = None,
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
     verify: bool = False,
@@ -133,8 +133,9 @@ def forecast(
         Seeds the probe choice and the estimator.
     level : float
         Nominal coverage of the predictive intervals.
-    base_dir : path-like
-        Folder that relative data paths of the store's config resolve against.
+    base_dir : path-like, optional
+        Folder that relative data paths of the store's config resolve against (default: the
+        one collect recorded).
     device : str, optional
         Overrides the config's device for the model.
     progress : callable, optional

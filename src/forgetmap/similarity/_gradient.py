@@ -147,7 +147,8 @@ def gradient_similarity(
 def store_gradient_similarity(
     store: ForgettingStore,
     *,
-    base_dir: str = ".",
+    base_dir: str | None = None,
+    run: Any = None,
     batch_size: int = 8,
     device: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -159,6 +160,8 @@ def store_gradient_similarity(
 
     Parameters
     ----------
+    run : StoredRun, optional
+        The store's run, already re-planned (else re-planned here from ``base_dir``).
     progress : callable, optional
         ``progress(n_done, total)``, counting task and upstream examples.
 
@@ -170,7 +173,7 @@ def store_gradient_similarity(
     """
     from forgetmap.stored_run import load_base_model, stored_run
 
-    run = stored_run(store, base_dir)
+    run = stored_run(store, base_dir) if run is None else run
     loaded = load_base_model(run.config, device=device)
     upstream, tasks = run.encode(loaded.tokenizer)
     task_lists = [tasks[task_id] for task_id in store.task_ids]
@@ -222,10 +225,14 @@ def gradient_kind(inputs: Any, *, batch_size: int = MAX_BATCH) -> np.ndarray:
         console=Console(stderr=True),
         transient=True,
     )
+    from forgetmap.stored_run import stored_run
+
+    run = stored_run(inputs.store)  # data problems are reported before the bar starts
     task = bar.add_task("gradients", total=None)
     with bar:
         similarity, _ = store_gradient_similarity(
             inputs.store,
+            run=run,
             batch_size=max(1, min(int(batch_size), MAX_BATCH)),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
