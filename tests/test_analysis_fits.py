@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from forgetmap.analysis import _fits, additive_fit, fit_report, low_rank_fit
+from forgetmap.analysis import _lowrank, additive_fit, fit_report, low_rank_fit
 from forgetmap.errors import AnalysisError
 from forgetmap.synthetic import planted_matrix
 
@@ -92,7 +92,7 @@ def test_masked_fit_recovers_a_low_rank_matrix_with_30_percent_missing():
 
 def test_randomized_spectrum_matches_the_exact_one(monkeypatch, planted):
     exact = fit_report(planted, 5)
-    monkeypatch.setattr(_fits, "GRAM_LIMIT", 10)
+    monkeypatch.setattr(_lowrank, "GRAM_LIMIT", 10)
     sketched = fit_report(planted, 5, seed=1)
     assert sketched.method == "randomized" and exact.method == "gram"
     for k in range(1, 6):

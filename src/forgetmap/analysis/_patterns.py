@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from forgetmap.analysis._fits import LowRankFit, column_blocks
+from forgetmap.analysis._blocks import column_blocks
+from forgetmap.analysis._lowrank import LowRankFit
 
 #: Items listed per component and per co-cluster (the counts are always complete).
 TOP_ITEMS = 10
