@@ -21,18 +21,22 @@ def finetune(
     threads: ThreadsOption = None,
 ) -> None:
     """Fine-tune on one task as collect does; save the checkpoint (for forecast)."""
-    from forgetmap.collect import finetune_task
+    from forgetmap.collect import RunProgress, prepare_finetune
     from forgetmap.config import load_config
 
     out_ = output(ctx)
     experiment, base_dir = load_config(config)
+    prepared = prepare_finetune(experiment, task, out, base_dir=base_dir)
     out_.message(
         f"fine-tuning {experiment.model.id} on task {task!r} "
         f"({experiment.training.method}, {experiment.training.steps} steps)"
     )
-    summary = finetune_task(
-        experiment, task, out, base_dir=base_dir, device=device, threads=threads
-    )
+    with RunProgress(out_.stderr) as progress:
+        summary = prepared.run(
+            device=device,
+            threads=threads,
+            progress=progress.hooks.training(task, experiment.training.steps),
+        )
     out_.result(summary, _render)
 
 

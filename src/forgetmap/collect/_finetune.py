@@ -12,17 +12,107 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forgetmap.collect._plan import plan_run
+from forgetmap.collect._plan import TaskPlan, plan_run
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import ConfigError
 
-__all__ = ["MARKER", "finetune_task"]
+__all__ = ["MARKER", "PreparedFinetune", "finetune_task", "prepare_finetune"]
 
 MARKER = "forgetmap-finetune.json"
 """Written into every checkpoint directory this module makes: what it is and how it was made."""
+
+
+@dataclass(frozen=True)
+class PreparedFinetune:
+    """A checked fine-tuning job: the config, the task's plan and the checkpoint directory."""
+
+    config: ExperimentConfig
+    task: TaskPlan
+    target: Path
+
+    def run(
+        self,
+        *,
+        device: str | None = None,
+        threads: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Load the base model, fine-tune, save the checkpoint; returns the summary."""
+        import torch
+
+        from forgetmap.lm import (
+            base_weights,
+            encode_examples,
+            finetune,
+            save_checkpoint,
+            task_batches,
+        )
+        from forgetmap.stored_run import load_base_model
+
+        config, task, target = self.config, self.task, self.target
+        previous_threads = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        try:
+            start = time.perf_counter()
+            loaded = load_base_model(config, device=device)
+            settings = config.training.settings()
+            encoded = encode_examples(
+                loaded.tokenizer, task.examples, max_length=config.training.max_length
+            )
+            with base_weights(loaded, settings):
+                batches = task_batches(encoded, settings, seed=task.seed)
+                train_start = time.perf_counter()
+                trained = finetune(loaded, batches, settings, progress=progress)
+                train_seconds = time.perf_counter() - train_start
+                save_checkpoint(loaded, target)
+            summary = {
+                "task": task.id,
+                "group": task.group,
+                "source": task.source,
+                "examples": len(task.examples),
+                "model": config.model.id,
+                "method": settings.method,
+                "checkpoint": str(target),
+                "first_loss": float(trained.first_loss),
+                "last_loss": float(trained.last_loss),
+                "steps": int(trained.steps),
+                "tokens": int(trained.tokens),
+                "threads": int(torch.get_num_threads()),
+                "train_seconds": round(train_seconds, 3),
+                "seconds": round(time.perf_counter() - start, 3),
+            }
+        finally:
+            torch.set_num_threads(previous_threads)
+        (target / MARKER).write_text(json.dumps(summary, indent=1) + "\n")
+        return summary
+
+
+def prepare_finetune(
+    config: ExperimentConfig,
+    task_id: str,
+    out: str | os.PathLike[str],
+    *,
+    base_dir: str | os.PathLike[str] = ".",
+) -> PreparedFinetune:
+    """Check the task and the output directory and load the task's examples; no model yet.
+
+    Raises :class:`~forgetmap.errors.ConfigError` for an unknown task id or an output path that
+    is a file or a foreign non-empty directory, and the data layer's errors for bad data.
+    """
+    target = Path(out)
+    _check_target(target)
+    plan = plan_run(config, base_dir)
+    tasks = {task.id: task for task in plan.tasks}
+    if task_id not in tasks:
+        raise ConfigError(
+            f"the config has no task {task_id!r}; its tasks are {', '.join(tasks) or 'none'}"
+        )
+    return PreparedFinetune(config, tasks[task_id], target)
 
 
 def finetune_task(
@@ -61,56 +151,8 @@ def finetune_task(
         The task, model, losses, steps, tokens, seconds and the checkpoint's path and kind (also
         written to ``out``/forgetmap-finetune.json).
     """
-    import torch
-
-    from forgetmap.lm import base_weights, encode_examples, finetune, save_checkpoint, task_batches
-    from forgetmap.stored_run import load_base_model
-
-    target = Path(out)
-    _check_target(target)
-    plan = plan_run(config, base_dir)
-    tasks = {task.id: task for task in plan.tasks}
-    if task_id not in tasks:
-        raise ConfigError(
-            f"the config has no task {task_id!r}; its tasks are {', '.join(tasks) or 'none'}"
-        )
-    task = tasks[task_id]
-    previous_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        start = time.perf_counter()
-        loaded = load_base_model(config, device=device)
-        settings = config.training.settings()
-        encoded = encode_examples(
-            loaded.tokenizer, task.examples, max_length=config.training.max_length
-        )
-        with base_weights(loaded, settings):
-            batches = task_batches(encoded, settings, seed=task.seed)
-            train_start = time.perf_counter()
-            trained = finetune(loaded, batches, settings, progress=progress)
-            train_seconds = time.perf_counter() - train_start
-            save_checkpoint(loaded, target)
-        summary = {
-            "task": task.id,
-            "group": task.group,
-            "source": task.source,
-            "examples": len(task.examples),
-            "model": config.model.id,
-            "method": settings.method,
-            "checkpoint": str(target),
-            "first_loss": float(trained.first_loss),
-            "last_loss": float(trained.last_loss),
-            "steps": int(trained.steps),
-            "tokens": int(trained.tokens),
-            "threads": int(torch.get_num_threads()),
-            "train_seconds": round(train_seconds, 3),
-            "seconds": round(time.perf_counter() - start, 3),
-        }
-    finally:
-        torch.set_num_threads(previous_threads)
-    (target / MARKER).write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
+    prepared = prepare_finetune(config, task_id, out, base_dir=base_dir)
+    return prepared.run(device=device, threads=threads, progress=progress)
 
 
 def _check_target(target: Path) -> None:
