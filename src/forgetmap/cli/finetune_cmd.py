@@ -20,7 +20,7 @@ def finetune(
     ] = None,
     threads: ThreadsOption = None,
 ) -> None:
-    """Fine-tune on one task as collect does; save the checkpoint (for forecast)."""
+    """Fine-tune one task as collect does; save its checkpoint."""
     from forgetmap.collect import RunProgress, prepare_finetune
     from forgetmap.config import load_config
 
