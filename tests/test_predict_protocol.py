@@ -299,3 +299,11 @@ def test_precision_at_10_does_not_depend_on_how_ties_sort():
     metrics = row_metrics(truth, np.ones(20), threshold=0.5, predicted_threshold=0.5)
     # A constant prediction picks its top 10% at random: chance level, 10%, whatever the sort.
     assert metrics["precision_at_10"] == pytest.approx(0.1)
+
+
+def test_half_precision_is_evaluated_in_single_precision(planted):
+    half = evaluate(planted.astype(np.float16), methods=["lowrank"], k=7, seeds=2)
+    single = evaluate(
+        planted.astype(np.float16).astype(np.float32), methods=["lowrank"], k=7, seeds=2
+    )
+    assert half["methods"]["lowrank"]["rmse"] == single["methods"]["lowrank"]["rmse"]

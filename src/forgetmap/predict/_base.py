@@ -53,6 +53,8 @@ def check_matrix(values: Any, what: str = "training matrix", min_rows: int = 2) 
         raise PredictionError(f"the {what} must be 2-D (tasks × examples), got {array.ndim}-D")
     if array.dtype.kind != "f":
         array = array.astype(np.float64)
+    elif array.dtype.itemsize < 4:  # float16: too coarse to sum a million entries in
+        array = array.astype(np.float32)
     if np.isinf(array).any():
         raise PredictionError(f"the {what} holds ±inf; use NaN for unmeasured entries")
     rows_with_data = int(np.isfinite(array).any(axis=1).sum())
