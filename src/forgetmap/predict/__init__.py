@@ -8,7 +8,11 @@ Pure numpy/scipy: nothing here imports torch.
 from __future__ import annotations
 
 from forgetmap.predict._additive import Additive
-from forgetmap.predict._base import CompletionConvergenceWarning, CompletionEstimator
+from forgetmap.predict._base import (
+    CompletionConvergenceWarning,
+    CompletionEstimator,
+    StreamingEstimator,
+)
 from forgetmap.predict._knn import KNN
 from forgetmap.predict._logistic import LogisticAdditive, LogisticLowRank
 from forgetmap.predict._lowrank import LowRank, Multiplicative
@@ -32,6 +36,7 @@ __all__ = [
     "LowRank",
     "Multiplicative",
     "RepresentationDotProduct",
+    "StreamingEstimator",
     "active_probes",
     "draw_probes",
     "evaluate",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forgetmap.predict._base import CompletionEstimator, column_means
+from forgetmap.predict._base import StreamingEstimator, column_means
 
 
 def fit_additive(Z: np.ndarray, n_iter: int = 10) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -45,7 +45,7 @@ def fit_additive(Z: np.ndarray, n_iter: int = 10) -> tuple[np.ndarray, np.ndarra
     return column, task, noise_var, task_var
 
 
-class Additive(CompletionEstimator):
+class Additive(StreamingEstimator):
     """μ + a_new + b_j, with a_new the shrunk mean of the probes' residuals.
 
     a_new is the posterior mean under a prior a ~ N(0, τ²) learned from the training tasks and

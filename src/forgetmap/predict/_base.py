@@ -24,6 +24,7 @@ from forgetmap.errors import PredictionError
 __all__ = [
     "CompletionConvergenceWarning",
     "CompletionEstimator",
+    "StreamingEstimator",
     "check_matrix",
     "check_random_state",
 ]
@@ -231,62 +232,11 @@ class CompletionEstimator(ABC):
         """
         return 1.0
 
-    @property
-    def streams(self) -> bool:
-        """Whether predictions can be expanded column block by column block (``_expand``)."""
-        return type(self)._expand is not CompletionEstimator._expand
-
-    def _posterior(self, cols: list[np.ndarray], values: list[np.ndarray]) -> Any:
-        """Each new row's fold-in state from its probes (for estimators that stream)."""
-        raise NotImplementedError
-
-    def _expand(
-        self,
-        posterior: Any,
-        columns: slice | np.ndarray,
-        with_scale: bool,
-        row_products: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions of ``columns`` for the rows of ``posterior`` and, if asked, their scale.
-
-        Shapes broadcast to (n_rows, len(columns)): a prediction shared by all rows may come as
-        one row, a scale constant along the columns as one column. Arrays are in the precision
-        of the fitted state (float32 when fitted from a float32 matrix's shared statistics).
-        ``row_products`` is ``weights @ source[:, columns]`` for the pair :meth:`_row_weights`
-        names, computed by the caller (None: computed here).
-        """
-        raise NotImplementedError
-
-    def _row_weights(self, posterior: Any) -> tuple[np.ndarray, np.ndarray] | None:
-        """(source, weights) when :meth:`_expand` reads ``weights @ source[:, columns]``.
-
-        Several estimators fitted on the same matrix then share one product per column block,
-        one read of the block from memory instead of one per estimator.
-        """
-        return None
-
+    @abstractmethod
     def _fold_in_many(
-        self,
-        cols: list[np.ndarray],
-        values: list[np.ndarray],
-        with_scale: bool = True,
-        block: int = 65_536,
+        self, cols: list[np.ndarray], values: list[np.ndarray], with_scale: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predictions (n_rows, n_examples) and, if asked, their predictive scale (same shape).
-
-        Float64, expanded from the posterior in column blocks (bounded temporaries).
-        """
-        posterior = self._posterior(cols, values)
-        n_rows, n = len(cols), self.n_examples_
-        prediction = np.empty((n_rows, n))
-        scale = np.empty((n_rows, n)) if with_scale else None
-        for start in range(0, n, block):
-            part = slice(start, min(start + block, n))
-            predicted, spread = self._expand(posterior, part, with_scale)
-            prediction[:, part] = predicted
-            if scale is not None:
-                scale[:, part] = spread
-        return prediction, scale
+        """Predictions (n_rows, n_examples) and, if asked, their predictive scale (same shape)."""
 
     # ------------------------------------------------------------------ calibration
     def conformal_factor(
@@ -359,6 +309,69 @@ class CompletionEstimator(ABC):
             factor = float(np.quantile(pooled, q))
         self._conformal[key] = factor
         return factor
+
+
+class StreamingEstimator(CompletionEstimator):
+    """An estimator whose fold-in is a small state expanded on any columns.
+
+    ``_posterior(cols, values)`` turns each new row's probes into a small state (a task
+    effect, factor scores, neighbour weights); ``_expand(posterior, columns)`` turns it into
+    predictions and their scale on any set of columns. The evaluation streams a held-out row
+    block by block through ``_expand`` instead of materialising it per seed; the public
+    predictions expand over all columns (:meth:`_fold_in_many`).
+    """
+
+    @abstractmethod
+    def _posterior(self, cols: list[np.ndarray], values: list[np.ndarray]) -> Any:
+        """Each new row's fold-in state from its probes."""
+
+    @abstractmethod
+    def _expand(
+        self,
+        posterior: Any,
+        columns: slice | np.ndarray,
+        with_scale: bool,
+        row_products: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions of ``columns`` for the rows of ``posterior`` and, if asked, their scale.
+
+        Shapes broadcast to (n_rows, len(columns)): a prediction shared by all rows may come as
+        one row, a scale constant along the columns as one column. Arrays are in the precision
+        of the fitted state (float32 when fitted from a float32 matrix's shared statistics).
+        ``row_products`` is ``weights @ source[:, columns]`` for the pair :meth:`_row_weights`
+        names, computed by the caller (None: computed here).
+        """
+
+    def _row_weights(self, posterior: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """(source, weights) when :meth:`_expand` reads ``weights @ source[:, columns]``.
+
+        Several estimators fitted on the same matrix then share one product per column block,
+        one read of the block from memory instead of one per estimator.
+        """
+        return None
+
+    def _fold_in_many(
+        self,
+        cols: list[np.ndarray],
+        values: list[np.ndarray],
+        with_scale: bool = True,
+        block: int = 65_536,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n_rows, n_examples) and, if asked, their predictive scale (same shape).
+
+        Float64, expanded from the posterior in column blocks (bounded temporaries).
+        """
+        posterior = self._posterior(cols, values)
+        n_rows, n = len(cols), self.n_examples_
+        prediction = np.empty((n_rows, n))
+        scale = np.empty((n_rows, n)) if with_scale else None
+        for start in range(0, n, block):
+            part = slice(start, min(start + block, n))
+            predicted, spread = self._expand(posterior, part, with_scale)
+            prediction[:, part] = predicted
+            if scale is not None:
+                scale[:, part] = spread
+        return prediction, scale
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from forgetmap.predict import _metrics, _registry
+from forgetmap.predict._base import StreamingEstimator
 from forgetmap.predict._metrics import StreamedMetrics, StreamedRow, Truth
 from forgetmap.predict.probing import active_probes, random_probes
 
@@ -238,7 +239,7 @@ class FoldRunner:
     ) -> Callable[[Any], tuple[np.ndarray, np.ndarray | None]]:
         """A function from columns to (predictions, interval half-widths or None) for a row."""
         dtype = truth_row.dtype
-        if name in _registry.COMPLETION and estimator.streams:
+        if isinstance(estimator, StreamingEstimator):
             values = [truth_row[p].astype(np.float64) for p in probes]
             posterior = estimator._posterior(list(probes), values)
             with_scale = estimator.has_intervals

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from forgetmap.predict._additive import fit_additive
-from forgetmap.predict._base import CompletionEstimator
+from forgetmap.predict._base import StreamingEstimator
 
 
-class KNN(CompletionEstimator):
+class KNN(StreamingEstimator):
     """Predict a new task's deviations from the additive baseline by its most similar tasks.
 
     The baseline is μ + a_new + b_j (see :class:`~forgetmap.predict.Additive`). Similarity to a

@@ -15,7 +15,7 @@ import numpy as np
 from forgetmap.errors import PredictionError
 from forgetmap.predict._base import (
     CompletionConvergenceWarning,
-    CompletionEstimator,
+    StreamingEstimator,
     check_random_state,
     column_means,
 )
@@ -94,7 +94,7 @@ def masked_als(
     return (Qu @ a)[:, keep], s[keep], (Qv @ bt.T)[:, keep], iteration, converged
 
 
-class LowRank(CompletionEstimator):
+class LowRank(StreamingEstimator):
     """Rank-r completion with ridge fold-in (column-centred by default).
 
     Parameters

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from forgetmap.predict._base import CompletionEstimator, column_means
+from forgetmap.predict._base import StreamingEstimator, column_means
 
 
-class ColumnMean(CompletionEstimator):
+class ColumnMean(StreamingEstimator):
     """Predict each example's mean forgetting over the training tasks, ignoring the probes.
 
     Attributes
