@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetmap.collect._plan import TaskPlan, plan_run
+from forgetmap.collect._work import fine_tuned
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import ConfigError
 
@@ -45,11 +46,8 @@ class PreparedFinetune:
         import torch
 
         from forgetmap.lm import (
-            base_weights,
             encode_examples,
-            finetune,
             save_checkpoint,
-            task_batches,
         )
         from forgetmap.stored_run import load_base_model
 
@@ -64,11 +62,10 @@ class PreparedFinetune:
             encoded = encode_examples(
                 loaded.tokenizer, task.examples, max_length=config.training.max_length
             )
-            with base_weights(loaded, settings):
-                batches = task_batches(encoded, settings, seed=task.seed)
-                train_start = time.perf_counter()
-                trained = finetune(loaded, batches, settings, progress=progress)
-                train_seconds = time.perf_counter() - train_start
+            with fine_tuned(loaded, encoded, settings, seed=task.seed, progress=progress) as (
+                trained,
+                train_seconds,
+            ):
                 save_checkpoint(loaded, target)
             summary = {
                 "task": task.id,

@@ -8,7 +8,8 @@ tokenizer), so a Ray worker on another machine computes exactly what the local e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +134,31 @@ def run_before(spec: RunSpec, hooks: Hooks | None = None) -> None:
     open_store(spec.store_path).write_before(scores)
 
 
+@contextmanager
+def fine_tuned(
+    loaded: Any,
+    encoded: Sequence[Any],
+    settings: Any,
+    *,
+    seed: int,
+    progress: Progress | None = None,
+) -> Iterator[tuple[Any, float]]:
+    """Fine-tune ``loaded`` from its base weights on one task's encoded examples.
+
+    Inside, ``loaded`` is the fine-tuned model; yields the training summary and the seconds it
+    took; on exit the base model is back. The one place a task is trained: collect's rows and
+    ``forgetmap finetune``'s checkpoints both come from here, so the checkpoint of a measured
+    task is the model its row was scored with.
+    """
+    from forgetmap.lm import base_weights, finetune, task_batches
+
+    with base_weights(loaded, settings):
+        batches = task_batches(list(encoded), settings, seed=seed)
+        start = time.perf_counter()
+        trained = finetune(loaded, batches, settings, progress=progress)
+        yield trained, time.perf_counter() - start
+
+
 def run_task(
     spec: RunSpec, job: TaskJob, before: Mapping[str, np.ndarray], hooks: Hooks | None = None
 ) -> dict[str, Any]:
@@ -142,7 +168,7 @@ def run_task(
     in a resumed run or on a Ray worker is bit-identical to one computed locally in one go.
     Returns the row's summary.
     """
-    from forgetmap.lm import TrainingSettings, base_weights, finetune, task_batches
+    from forgetmap.lm import TrainingSettings
 
     loaded = model_for(spec)
     training = dict(spec.training)
@@ -153,11 +179,10 @@ def run_task(
     if hooks is not None and hooks.training is not None:
         progress = hooks.training(job.id, settings.steps)
     store = open_store(spec.store_path)
-    with base_weights(loaded, settings):
-        batches = task_batches(list(job.encoded), settings, seed=job.seed)
-        start = time.perf_counter()
-        trained = finetune(loaded, batches, settings, progress=progress)
-        train_seconds = time.perf_counter() - start
+    with fine_tuned(loaded, job.encoded, settings, seed=job.seed, progress=progress) as (
+        trained,
+        train_seconds,
+    ):
         start = time.perf_counter()
         after = score_upstream(loaded, spec, label=f"after {job.id}", hooks=hooks)
         score_seconds = time.perf_counter() - start
