@@ -259,9 +259,9 @@ def test_streamed_metrics_equal_the_per_seed_metrics(shared_prediction):
         predicted_threshold=0.2,
     )
     streamed = StreamedMetrics(row)
-    for start in starts:
+    for number, start in enumerate(starts):
         part = slice(start, start + block)
-        streamed.add(start, prediction[:, part], half[:, part])
+        streamed.add(number, prediction[:, part], half[:, part])
     full = np.broadcast_to(prediction, (n_seeds, n))
     full_half = np.broadcast_to(half, (n_seeds, n))
     fused, covered = streamed.finish(

@@ -186,21 +186,19 @@ class FoldRunner:
             predicted_threshold=self.predicted_threshold,
         )
         streams = {}
+        shared = []  # (method, weights) of the products of Z's rows read by several methods
         for name in self.methods:
             start = time.perf_counter()
-            expand = self._prepare(name, fitted[name], row, probes, truth_row)
+            expand, weights = self._prepare(name, fitted[name], row, probes, truth_row)
             streams[name] = (expand, StreamedMetrics(streamed_row))
+            if weights is not None:
+                shared.append((name, weights))
             seconds[name] += time.perf_counter() - start
-        # Products of the matrix's rows that several methods read: one per block for all.
-        shared = [
-            (name, weights)
-            for name, (expand, _) in streams.items()
-            if (weights := getattr(expand, "row_weights", None)) is not None
-        ]
+        # One product of the block's rows for every method that reads them.
         stacked = np.vstack([w for _, w in shared]) if shared else None
         offsets = np.cumsum([0] + [len(w) for _, w in shared])
         slots = {name: slice(offsets[i], offsets[i + 1]) for i, (name, _) in enumerate(shared)}
-        for first in starts:
+        for block, first in enumerate(starts):
             part = slice(int(first), int(min(first + BLOCK, n)))
             products = None
             if stacked is not None:
@@ -213,7 +211,7 @@ class FoldRunner:
                 start = time.perf_counter()
                 rows = products[slots[name]] if name in slots else None
                 prediction, half = expand(part, rows)
-                accumulator.add(part.start, prediction, half)
+                accumulator.add(block, prediction, half)
                 seconds[name] += time.perf_counter() - start
         out = {}
         for name, (expand, accumulator) in streams.items():
@@ -222,22 +220,25 @@ class FoldRunner:
             prediction = _per_seed(prediction, n_seeds, self.k)
             half = None if half is None else _per_seed(half, n_seeds, self.k)
             metrics, covered = accumulator.finish(prediction, half)
-            scatter = expand(points)[0]
+            scatter = expand(points)[0][0]  # seed 0 (or the prediction all seeds share)
             out[name] = RowResult(
                 metrics,
                 covered,
                 truth_row[points].astype(np.float64).tolist(),
-                np.broadcast_to(scatter, (scatter.shape[0], points.size))[0]
-                .astype(np.float64)
-                .tolist(),
+                scatter.astype(np.float64).tolist(),
             )
             seconds[name] += time.perf_counter() - start
         return out
 
     def _prepare(
         self, name: str, estimator: Any, row: int, probes: np.ndarray, truth_row: np.ndarray
-    ) -> Callable[[Any], tuple[np.ndarray, np.ndarray | None]]:
-        """A function from columns to (predictions, interval half-widths or None) for a row."""
+    ) -> tuple[Callable[..., tuple[np.ndarray, np.ndarray | None]], np.ndarray | None]:
+        """A function from columns to (predictions, interval half-widths or None) for a row.
+
+        With it, the weights of the products of the matrix's rows it reads, when it reads
+        them from this runner's matrix (the caller then computes them once per block for all
+        methods and passes them in), else None.
+        """
         dtype = truth_row.dtype
         if isinstance(estimator, StreamingEstimator):
             values = [truth_row[p].astype(np.float64) for p in probes]
@@ -257,8 +258,8 @@ class FoldRunner:
 
             source = estimator._row_weights(posterior)
             if source is not None and source[0] is self.Z:
-                expand.row_weights = source[1].astype(dtype)  # type: ignore[attr-defined]
-            return expand
+                return expand, source[1].astype(dtype)
+            return expand, None
         prediction, half = self._whole_row(name, estimator, row, probes, truth_row)
         prediction = prediction.astype(dtype, copy=False)
         half = None if half is None else half.astype(dtype, copy=False)
@@ -266,7 +267,7 @@ class FoldRunner:
         def sliced(columns: Any, row_products: Any = None) -> tuple[np.ndarray, Any]:
             return prediction[:, columns], None if half is None else half[:, columns]
 
-        return sliced
+        return sliced, None
 
     def _whole_row(
         self, name: str, estimator: Any, row: int, probes: np.ndarray, truth_row: np.ndarray

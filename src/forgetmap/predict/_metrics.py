@@ -190,7 +190,7 @@ class StreamedRow:
         self.probes = probes
         self.truths = truths
         self.sample_columns = sample_columns
-        self.threshold = threshold
+        self.block_starts = block_starts
         self.predicted_threshold = predicted_threshold
         self.n_seeds = probes.shape[0]
         self.positive = truth_row > threshold
@@ -199,7 +199,6 @@ class StreamedRow:
         # Where each seed's rank-sample columns fall in every block.
         edges = np.append(block_starts, truth_row.size)
         self.sample_bounds = [np.searchsorted(c, edges) for c in sample_columns]
-        self.block_index = {int(start): b for b, start in enumerate(block_starts)}
 
 
 class StreamedMetrics:
@@ -219,9 +218,10 @@ class StreamedMetrics:
         self.shift: np.ndarray | None = None
         self.with_intervals = False
 
-    def add(self, start: int, prediction: np.ndarray, half: np.ndarray | None) -> None:
-        """Take the predictions (and interval half-widths) of columns ``start:start + b``."""
+    def add(self, block: int, prediction: np.ndarray, half: np.ndarray | None) -> None:
+        """Take the predictions (and interval half-widths) of block number ``block``."""
         row = self.row
+        start = int(row.block_starts[block])
         part = slice(start, start + prediction.shape[1])
         truth = row.truth_row[part]
         if self.sums is None:
@@ -243,7 +243,6 @@ class StreamedMetrics:
         sums[5] += centred.sum(axis=1, dtype=np.float64)
         sums[6] += np.einsum("ij,ij->i", centred, centred)
         sums[7] += centred @ row.centred[part]
-        block = row.block_index[start]
         shared = prediction.shape[0] == 1
         for s, columns in enumerate(row.sample_columns):
             low, high = row.sample_bounds[s][block : block + 2]
