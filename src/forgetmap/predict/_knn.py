@@ -77,6 +77,10 @@ class KNN(StreamingEstimator):
         self.noise_var_, self.task_var_ = noise_var, task_var
         self._Z, self._rows = Z, rows
         self._complete = rows is not None or bool(np.isfinite(Z).all())
+        # Task effects over all rows of the kept matrix (0 off the fold), as posterior weights are.
+        self._task_all = task if rows is None else np.zeros(Z.shape[0])
+        if rows is not None:
+            self._task_all[rows] = task
         if not self._complete:
             finite = np.isfinite(Z)
             residual = Z - column.astype(Z.dtype)[None, :] - task.astype(Z.dtype)[:, None]
@@ -142,12 +146,14 @@ class KNN(StreamingEstimator):
     def _posterior(
         self, cols: list[np.ndarray], values: list[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's weights on the training tasks (n_rows, n_train) and task effect (n_rows,)."""
-        weights = np.zeros((len(cols), len(self.task_effects_)))
+        """Each row's weights on the rows of the kept matrix (0 off the fold), (n_rows, M), and
+        its task effect (n_rows,)."""
+        weights = np.zeros((len(cols), self._Z.shape[0]))
         effects = np.zeros(len(cols))
+        rows = np.arange(len(self.task_effects_)) if self._rows is None else self._rows
         for row, (c, v) in enumerate(zip(cols, values, strict=True)):
             index, weight, effects[row] = self.neighbours(c, v)
-            weights[row, index] = weight
+            weights[row, rows[index]] = weight
         return weights, effects
 
     def _expand(
@@ -187,16 +193,7 @@ class KNN(StreamingEstimator):
     def _row_weights(self, posterior: tuple[np.ndarray, np.ndarray]) -> tuple | None:
         if not (self._complete and self.interpolate):
             return None
-        return self._Z, self._full_weights(posterior[0])[0]
-
-    def _full_weights(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weights and task effects spread over all rows of the kept matrix (0 off the fold)."""
-        rows = self._rows if self._rows is not None else slice(None)
-        full = np.zeros((len(weights), self._Z.shape[0]))
-        full[:, rows] = weights
-        task = np.zeros(self._Z.shape[0])
-        task[rows] = self.task_effects_
-        return full, task
+        return self._Z, posterior[0]
 
     def _weighted_residuals(
         self,
@@ -208,8 +205,8 @@ class KNN(StreamingEstimator):
         """Σ_i w_i r_ij and (if asked) Σ_i w_i r_ij² over ``columns``, (n_rows, b) each.
 
         For complete training rows the residuals r_ij = z_ij - c_j - t_i are never stored: the
-        weights are spread over all rows of the kept matrix (zero on rows outside the fold) and
-        multiplied with its column block in place, then expanded around the baseline.
+        weights (over all rows of the kept matrix, zero outside the fold) multiply its column
+        block in place, and the sums are expanded around the baseline.
         """
         if not self._complete:
             W = weights.astype(self._residuals.dtype)
@@ -217,7 +214,7 @@ class KNN(StreamingEstimator):
             spread = W @ (self._residuals[:, columns] ** 2) if with_scale else None
             return numerator, spread
         Z = self._Z
-        full, task = self._full_weights(weights)
+        full, task = weights, self._task_all
         values = Z[:, columns]
         column = self.column_effect_[columns][None, :]
         total = full.sum(axis=1)[:, None]
