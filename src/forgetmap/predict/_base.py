@@ -212,15 +212,25 @@ class CompletionEstimator(ABC):
     def _intervals(
         self, cols: list[np.ndarray], values: list[np.ndarray], level: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        prediction, half = self._half_widths(cols, values, level)
+        lower = prediction - half
+        return prediction, lower, np.add(prediction, half, out=half)
+
+    def _half_widths(
+        self, cols: list[np.ndarray], values: list[np.ndarray], level: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and the half-widths of their ``level`` intervals, (n_rows, N) each."""
+        factor = self.interval_factor(len(cols[0]), level)
+        prediction, scale = self._fold_in_many(cols, values, with_scale=True)
+        return prediction, np.multiply(scale, factor, out=scale)
+
+    def interval_factor(self, k: int, level: float) -> float:
+        """What turns the predictive scale into the half-width of a ``level`` interval."""
         if not self.has_intervals:
             raise PredictionError(f"{type(self).__name__} gives probabilities, not intervals")
         if not 0.0 < level < 1.0:
             raise PredictionError(f"interval level must lie in (0, 1), got {level}")
-        prediction, scale = self._fold_in_many(cols, values, with_scale=True)
-        factor = self.conformal_factor(len(cols[0]), level)
-        half = np.multiply(scale, factor / self._scale_unit())
-        lower = prediction - half
-        return prediction, lower, np.add(prediction, half, out=half)
+        return self.conformal_factor(k, level) / self._scale_unit()
 
     def _scale_unit(self) -> float:
         """The fitted noise level the predictive scale is proportional to (1.0: none).

@@ -246,8 +246,7 @@ class FoldRunner:
             with_scale = estimator.has_intervals
             factor = None
             if with_scale:
-                unit = estimator.conformal_factor(self.k, self.level) / estimator._scale_unit()
-                factor = np.asarray(unit).astype(dtype)
+                factor = np.asarray(estimator.interval_factor(self.k, self.level)).astype(dtype)
 
             def expand(columns: Any, row_products: Any = None) -> tuple[np.ndarray, Any]:
                 prediction, scale = estimator._expand(posterior, columns, with_scale, row_products)
@@ -278,8 +277,7 @@ class FoldRunner:
             return np.repeat(prediction, self.n_seeds, 0), None
         values = [truth_row[p].astype(np.float64) for p in probes]
         if estimator.has_intervals:
-            prediction, lower, upper = estimator._intervals(list(probes), values, self.level)
-            return prediction, (upper - lower) / 2
+            return estimator._half_widths(list(probes), values, self.level)
         return estimator._fold_in_many(list(probes), values, False)[0], None
 
     def _gather_row(
@@ -300,27 +298,15 @@ class FoldRunner:
         out = {}
         for name in self.methods:
             start = time.perf_counter()
-            estimator = fitted[name]
-            lower = upper = None
-            if name not in _registry.COMPLETION:
-                prediction = np.repeat(estimator.predict_tasks(np.array([row])), self.n_seeds, 0)
-            else:
-                values = [truth_row[p] for p in probes]
-                if estimator.has_intervals:
-                    prediction, lower, upper = estimator._intervals(
-                        list(probes), values, self.level
-                    )
-                else:
-                    prediction = estimator._fold_in_many(list(probes), values, False)[0]
+            prediction, half = self._whole_row(name, fitted[name], row, probes, truth_row)
             metrics = []
-            covered = np.zeros((self.n_seeds, 2)) if lower is not None else None
+            covered = np.zeros((self.n_seeds, 2)) if half is not None else None
             for s, h in enumerate(hidden):
                 metrics.append(
                     _metrics.seed_metrics(truths[s], prediction[s, h], self.predicted_threshold)
                 )
                 if covered is not None:
-                    truth = truths[s].truth
-                    inside = (truth >= lower[s, h]) & (truth <= upper[s, h])
+                    inside = np.abs(prediction[s, h] - truths[s].truth) <= half[s, h]
                     covered[s] = (inside.sum(), inside.size)
             out[name] = RowResult(
                 metrics,
