@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetmap.collect._plan import TaskPlan, plan_run
-from forgetmap.collect._work import fine_tuned
+from forgetmap.collect._work import configure_process, fine_tuned, torch_threads_kept
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import ConfigError
 
@@ -45,17 +45,13 @@ class PreparedFinetune:
         """Load the base model, fine-tune, save the checkpoint; returns the summary."""
         import torch
 
-        from forgetmap.lm import (
-            encode_examples,
-            save_checkpoint,
-        )
+        from forgetmap.lm import encode_examples, save_checkpoint
         from forgetmap.stored_run import load_base_model
 
         config, task, target = self.config, self.task, self.target
-        previous_threads = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(int(threads))
-        try:
+        with torch_threads_kept():
+            if threads is not None:
+                configure_process(int(threads))
             start = time.perf_counter()
             loaded = load_base_model(config, device=device)
             settings = config.training.settings()
@@ -83,8 +79,6 @@ class PreparedFinetune:
                 "train_seconds": round(train_seconds, 3),
                 "seconds": round(time.perf_counter() - start, 3),
             }
-        finally:
-            torch.set_num_threads(previous_threads)
         (target / MARKER).write_text(json.dumps(summary, indent=1) + "\n")
         return summary
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,13 @@ import numpy as np
 from forgetmap.collect._executors import make_executor
 from forgetmap.collect._plan import RunPlan, plan_run
 from forgetmap.collect._progress import RunProgress
-from forgetmap.collect._work import RunSpec, TaskJob, configure_process, model_for
+from forgetmap.collect._work import (
+    RunSpec,
+    TaskJob,
+    configure_process,
+    model_for,
+    torch_threads_kept,
+)
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import DataSourceError, StoreConflictError, StoreNotFoundError
 from forgetmap.store import ForgettingStore, create_store, open_store
@@ -170,7 +174,7 @@ def collect(
     Returns the run's summary: shape, the tasks run and skipped, and per task the training
     losses, mean forgetting and timings.
     """
-    with _torch_threads_kept():
+    with torch_threads_kept():
         prepared = prepare_run(
             config,
             out,
@@ -217,18 +221,6 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- helpers
-@contextmanager
-def _torch_threads_kept() -> Iterator[None]:
-    """Give this process its torch thread count back once a run that set its own is over."""
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _default_threads() -> int:
     import torch
 

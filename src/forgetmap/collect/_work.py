@@ -77,6 +77,18 @@ def configure_process(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+@contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """Give this process its torch thread count back once a run that set its own is over."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def model_for(spec: RunSpec) -> Any:
     """The run's model, loaded once per process and reused by every job in it.
 

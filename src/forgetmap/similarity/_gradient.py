@@ -27,6 +27,7 @@ from forgetmap.errors import ConfigError
 if TYPE_CHECKING:
     from forgetmap.lm import EncodedExample, LoadedModel, TrainingSettings
     from forgetmap.store import ForgettingStore
+    from forgetmap.stored_run import StoredRun
 
 __all__ = [
     "DESCRIPTION",
@@ -148,7 +149,7 @@ def store_gradient_similarity(
     store: ForgettingStore,
     *,
     base_dir: str | None = None,
-    run: Any = None,
+    run: StoredRun | None = None,
     batch_size: int = 8,
     device: str | None = None,
     progress: Callable[[int, int], None] | None = None,
