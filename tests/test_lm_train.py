@@ -60,6 +60,32 @@ def test_learning_rate_schedule_warms_up_then_decays():
     assert all(learning_rate_at(s, peak=1.0, warmup_steps=1, total_steps=5) > 0 for s in range(5))
 
 
+def test_constant_and_cosine_schedules_keep_the_warm_up_and_differ_after_it():
+    def rates(schedule: str) -> list[float]:
+        return [
+            learning_rate_at(s, peak=1.0, warmup_steps=2, total_steps=6, schedule=schedule)
+            for s in range(6)
+        ]
+
+    constant, cosine, linear = rates("constant"), rates("cosine"), rates("linear")
+    np.testing.assert_allclose(constant, [1 / 3, 2 / 3, 1, 1, 1, 1])
+    assert constant[:3] == cosine[:3] == linear[:3]  # the same warm-up
+    assert all(c > lin > 0 for c, lin in zip(cosine[3:], linear[3:], strict=True))
+    assert sum(constant) > sum(cosine) > sum(linear)  # how much a run moves the model
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate_at(0, peak=1.0, warmup_steps=0, total_steps=2, schedule="step")
+
+
+def test_the_schedule_reaches_the_optimizer(tiny, task):
+    scores = []
+    for schedule in ("constant", "linear"):
+        settings = TrainingSettings(steps=4, batch_size=2, warmup_steps=1, schedule=schedule)
+        with base_weights(tiny, settings):
+            finetune(tiny, task_batches(task, settings, seed=0), settings)
+            scores.append(score_nll(tiny, task))
+    assert not np.array_equal(scores[0], scores[1])  # same data and seed, other rates
+
+
 def test_task_batches_cycle_through_shuffled_examples(task):
     settings = TrainingSettings(steps=5, batch_size=4)
     batches = task_batches(task, settings, seed=3)
@@ -166,6 +192,7 @@ def test_bad_checkpoints_are_refused(tiny, tmp_path):
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"target_modules": ()}, "target_modules"),
+        ({"schedule": "step"}, "schedule"),
     ],
 )
 def test_bad_training_settings_are_refused(kwargs, problem):

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from forgetmap.errors import ConfigError
+from forgetmap.lm._schedule import SCHEDULES, Schedule
 
 METHODS = ("lora", "full")
 
@@ -23,7 +24,8 @@ class TrainingSettings:
     steps: int = 20  # optimizer steps (one batch each)
     batch_size: int = 4  # examples per step
     max_length: int = 128  # tokens per training example, longer ones are cut
-    warmup_steps: int = 2  # linear warm-up steps, then linear decay towards 0
+    warmup_steps: int = 2  # linear warm-up steps, then the schedule's decay (if any)
+    schedule: Schedule = "linear"  # after warm-up: "linear" or "cosine" decay, or "constant"
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
     max_grad_norm: float = 1.0  # gradients are clipped to this global norm (<= 0: no clipping)
     seed: int = 0  # adapter initialisation, data order and any dropout
@@ -44,6 +46,8 @@ class TrainingSettings:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.warmup_steps < 0 or self.weight_decay < 0:
             raise ConfigError("warmup_steps and weight_decay must not be negative")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not 0 <= self.lora_dropout < 1:
             raise ConfigError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
 

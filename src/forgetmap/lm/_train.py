@@ -52,9 +52,10 @@ def finetune(
 ) -> TrainingSummary:
     """Train ``loaded.model`` on ``batches``, one optimizer step per batch.
 
-    AdamW; learning rate from :func:`learning_rate_at` (linear warm-up, then linear decay over
-    ``len(batches)`` steps); gradients clipped to ``settings.max_grad_norm``; the loss is the mean
-    NLL over the batch's scored tokens (chat: response tokens only). Run it inside
+    AdamW; learning rate from :func:`learning_rate_at` (linear warm-up, then
+    ``settings.schedule`` over ``len(batches)`` steps); gradients clipped to
+    ``settings.max_grad_norm``; the loss is the mean NLL over the batch's scored tokens (chat:
+    response tokens only). Run it inside
     :func:`base_weights` so that the task starts from, and leaves behind, the base model. With
     LoRA and no adapter yet, a fresh adapter is attached to ``loaded.model`` for good.
 
@@ -112,6 +113,7 @@ def finetune(
                     peak=settings.learning_rate,
                     warmup_steps=settings.warmup_steps,
                     total_steps=len(batches),
+                    schedule=settings.schedule,
                 )
                 for group in optimizer.param_groups:
                     group["lr"] = lr
