@@ -34,6 +34,7 @@ from forgetmap.errors import ConfigError, InputFileNotFoundError
 __all__ = [
     "ChatterbotSource",
     "ExperimentConfig",
+    "FilesSource",
     "HuggingFaceSource",
     "JsonlSource",
     "ModelConfig",
@@ -47,7 +48,7 @@ __all__ = [
     "parse_config",
 ]
 
-SOURCE_KINDS = ("chatterbot", "huggingface", "jsonl", "pydoc")
+SOURCE_KINDS = ("chatterbot", "files", "huggingface", "jsonl", "pydoc")
 FIELDS = ("id", "text", "prompt", "response", "messages")  # what a record may hold
 
 
@@ -135,8 +136,48 @@ class PydocSource(_SourceBase):
     chunk_chars: int = Field(300, ge=40)
 
 
+class FilesSource(_SourceBase):
+    """A folder of text or code files (or Python's standard library), each file cut into
+    plain-text chunks at line boundaries; binary and unreadable files are skipped."""
+
+    kind: Literal["files"]
+    # The folder; relative paths are relative to the config file's folder. "stdlib" means the
+    # running Python's standard library (its site-packages left out).
+    root: str = Field(min_length=1)
+    # Glob patterns of files to read, relative to root; "**" spans folders ("json/**/*.py"),
+    # "*" and "?" stay within one folder ("*.py" is root's own files only).
+    include: list[str] = Field(default_factory=lambda: ["**/*"], min_length=1)
+    # Glob patterns of files to leave out of what include matched ("test/**").
+    exclude: list[str] = Field(default_factory=list)
+    # Target chunk length in characters; chunks end on a line break where one is near.
+    chunk_chars: int = Field(1000, ge=40)
+    # Chunks shorter than this are dropped (a file's tail, a one-line file); unset: a quarter
+    # of chunk_chars.
+    min_chars: int | None = Field(None, ge=1)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _relative_globs(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not pattern.strip("/"):
+                raise ValueError(f'glob {pattern!r} is empty; write e.g. "**/*.py"')
+            if pattern.startswith("/") or ".." in pattern.split("/"):
+                raise ValueError(f"glob {pattern!r} must stay inside root (no leading / or ..)")
+        return value
+
+    @model_validator(mode="after")
+    def _min_fits(self) -> FilesSource:
+        if self.min_chars is not None and self.min_chars > self.chunk_chars:
+            raise ValueError(
+                f"min_chars = {self.min_chars} exceeds chunk_chars = {self.chunk_chars}, "
+                "so every chunk would be dropped"
+            )
+        return self
+
+
 Source = Annotated[
-    JsonlSource | HuggingFaceSource | ChatterbotSource | PydocSource, Field(discriminator="kind")
+    JsonlSource | HuggingFaceSource | ChatterbotSource | PydocSource | FilesSource,
+    Field(discriminator="kind"),
 ]
 
 
@@ -196,8 +237,12 @@ class TrainingConfig(_Strict):
     batch_size: int = Field(4, gt=0)
     # Training sequences are truncated to this many tokens.
     max_length: int = Field(128, gt=1)
-    # Steps of linear warm-up before the linear decay.
+    # Steps of linear warm-up before the schedule's decay.
     warmup_steps: int = Field(2, ge=0)
+    # After warm-up: "linear" or "cosine" decay towards 0, or "constant" (the peak rate
+    # throughout). A decay halves the mean rate of a short run, and with it how much a task
+    # changes the model.
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
     # AdamW weight decay.
     weight_decay: float = Field(0.0, ge=0.0)
     # Gradients are clipped to this global norm; 0 turns clipping off.

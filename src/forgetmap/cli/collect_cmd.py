@@ -38,7 +38,10 @@ def collect(
         ray_address=ray_address,
         threads=threads,
     )
-    out_.message(_plan_line(prepared.describe()))
+    plan = prepared.describe()
+    for note in plan["notes"]:
+        out_.message(note)
+    out_.message(_plan_line(plan))
     with RunProgress(out_.stderr) as progress:
         document = prepared.run(progress)
     out_.result(document, _render)

@@ -36,6 +36,9 @@ class RunPlan:
     config: ExperimentConfig
     upstream: tuple[Example, ...]
     tasks: tuple[TaskPlan, ...]
+    # One line per source that left something out (a files source's skipped binary or
+    # unreadable files), for the command to show before the run starts.
+    notes: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -53,10 +56,11 @@ def plan_run(config: ExperimentConfig, base_dir: str | Path = ".") -> RunPlan:
     Raises the data layer's errors (:class:`~forgetmap.errors.DataFormatError`,
     :class:`~forgetmap.errors.DataSourceError`, ...) for any bad input.
     """
-    upstream = select_upstream(config.upstream, base_dir, seed=config.seed)
+    notes: list[str] = []
+    upstream = select_upstream(config.upstream, base_dir, seed=config.seed, notes=notes)
     tasks = []
     for index, task in enumerate(config.tasks):
-        examples = select_task(task, base_dir, seed=config.seed, index=index)
+        examples = select_task(task, base_dir, seed=config.seed, index=index, notes=notes)
         tasks.append(
             TaskPlan(
                 id=task.id,
@@ -66,7 +70,7 @@ def plan_run(config: ExperimentConfig, base_dir: str | Path = ".") -> RunPlan:
                 seed=task_seed(config.seed, task.id),
             )
         )
-    return RunPlan(config=config, upstream=tuple(upstream), tasks=tuple(tasks))
+    return RunPlan(config=config, upstream=tuple(upstream), tasks=tuple(tasks), notes=tuple(notes))
 
 
 def task_seed(seed: int, task_id: str) -> int:

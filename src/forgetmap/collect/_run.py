@@ -67,6 +67,7 @@ class PreparedRun:
             "threads": self.spec.threads,
             "finished": m - len(self.pending),
             "before_done": self.store.has_before(),
+            "notes": list(self.plan.notes),
         }
 
     def run(self, progress: RunProgress | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Examples and the sources they come from: JSONL files, Hugging Face datasets, offline corpora."""
+"""Examples and the sources they come from: JSONL files, Hugging Face datasets, offline corpora,
+folders of files."""
 
 from forgetmap.data._corpora import (
     chatterbot_categories,
@@ -9,6 +10,7 @@ from forgetmap.data._corpora import (
     read_pydoc,
 )
 from forgetmap.data._example import Example
+from forgetmap.data._files import FilesRead, read_files, stdlib_root
 from forgetmap.data._huggingface import read_huggingface
 from forgetmap.data._jsonl import read_jsonl
 from forgetmap.data._records import record_to_example
@@ -23,6 +25,7 @@ from forgetmap.data._select import (
 
 __all__ = [
     "Example",
+    "FilesRead",
     "chatterbot_categories",
     "chatterbot_languages",
     "chunk_text",
@@ -30,6 +33,7 @@ __all__ = [
     "load_source",
     "pydoc_topics",
     "read_chatterbot",
+    "read_files",
     "read_huggingface",
     "read_jsonl",
     "read_pydoc",
@@ -37,5 +41,6 @@ __all__ = [
     "sample_examples",
     "select_task",
     "select_upstream",
+    "stdlib_root",
     "upstream_shares",
 ]

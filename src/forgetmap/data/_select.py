@@ -10,6 +10,7 @@ import numpy as np
 
 from forgetmap.config import (
     ChatterbotSource,
+    FilesSource,
     HuggingFaceSource,
     JsonlSource,
     PydocSource,
@@ -19,6 +20,7 @@ from forgetmap.config import (
 )
 from forgetmap.data._corpora import read_chatterbot, read_pydoc
 from forgetmap.data._example import Example
+from forgetmap.data._files import read_files_source
 from forgetmap.data._huggingface import read_huggingface
 from forgetmap.data._jsonl import read_jsonl
 from forgetmap.errors import DataSourceError
@@ -35,13 +37,21 @@ def describe_source(source: Source) -> str:
     if isinstance(source, ChatterbotSource):
         categories = "+".join(source.categories) if source.categories else ""
         return f"chatterbot/{source.language}" + (f"/{categories}" if categories else "")
+    if isinstance(source, FilesSource):
+        # the root as written, then the globs unless they are the default (every file)
+        text = f"files:{source.root.rstrip('/') or source.root}"
+        if source.include != ["**/*"]:
+            text += "/" + "+".join(source.include)
+        return text + (f" (not {'+'.join(source.exclude)})" if source.exclude else "")
     return "pydoc" + (f"/{'+'.join(source.topics)}" if source.topics else "")
 
 
 def load_source(source: Source, base_dir: str | Path = ".") -> list[Example]:
     """Every example of one source, in the source's order.
 
-    Relative file paths are resolved against ``base_dir`` (the config file's folder).
+    Relative file paths are resolved against ``base_dir`` (the config file's folder). A files
+    source skips binary and unreadable files; :func:`select_upstream` and :func:`select_task`
+    can report how many (their ``notes``).
     """
     base = Path(base_dir)
     if isinstance(source, JsonlSource):
@@ -60,7 +70,18 @@ def load_source(source: Source, base_dir: str | Path = ".") -> list[Example]:
         return read_chatterbot(source.language, source.categories)
     if isinstance(source, PydocSource):
         return read_pydoc(source.topics, chunk_chars=source.chunk_chars)
+    if isinstance(source, FilesSource):
+        return list(read_files_source(source, base).examples)
     raise DataSourceError(f"unknown source {source!r}")  # pragma: no cover - config forbids it
+
+
+def _load(source: Source, base_dir: str | Path) -> tuple[list[Example], str]:
+    """:func:`load_source`'s examples and a one-line note on what the source left out (only a
+    files source has one: the files it skipped), so the select layer can name it."""
+    if isinstance(source, FilesSource):
+        read = read_files_source(source, base_dir)
+        return list(read.examples), read.note
+    return load_source(source, base_dir), ""
 
 
 def sample_examples(
@@ -93,12 +114,19 @@ def upstream_shares(upstream: UpstreamConfig) -> list[int]:
 
 
 def select_upstream(
-    upstream: UpstreamConfig, base_dir: str | Path = ".", *, seed: int = 0
+    upstream: UpstreamConfig,
+    base_dir: str | Path = ".",
+    *,
+    seed: int = 0,
+    notes: list[str] | None = None,
 ) -> list[Example]:
     """The run's N upstream examples: each source's share, drawn with ``seed``, concatenated.
 
     Raises :class:`~forgetmap.errors.DataSourceError` when a source has fewer examples than its
-    share, or when two sources yield the same example id.
+    share, or when two sources yield the same example id. When ``notes`` is a list, a line is
+    appended to it for each source that left something out (a files source's skipped files),
+    e.g. ``"upstream.sources[0] (files:data): skipped 3 binary or unreadable files (...)"``,
+    for the caller to print: loading itself prints nothing.
     """
     selected: list[Example] = []
     origin: dict[str, int] = {}
@@ -106,13 +134,14 @@ def select_upstream(
         zip(upstream.sources, upstream_shares(upstream), strict=True)
     ):
         where = f"upstream.sources[{index}] ({describe_source(source)})"
-        examples = load_source(source, base_dir)
+        examples, note = _load(source, base_dir)
+        _note(notes, where, note)
         if not examples:
-            raise DataSourceError(f"{where} holds no examples")
+            raise DataSourceError(f"{where} holds no examples{_aside(note)}")
         if share > len(examples):
             raise DataSourceError(
                 f"{where}: upstream.n asks for {share} examples from it but it has "
-                f"{len(examples)}; lower upstream.n or add sources"
+                f"{len(examples)}{_aside(note)}; lower upstream.n or add sources"
             )
         for example in sample_examples(examples, share, [seed, _UPSTREAM_STREAM, index]):
             if example.id in origin:
@@ -126,25 +155,42 @@ def select_upstream(
 
 
 def select_task(
-    task: TaskConfig, base_dir: str | Path = ".", *, seed: int = 0, index: int = 0
+    task: TaskConfig,
+    base_dir: str | Path = ".",
+    *,
+    seed: int = 0,
+    index: int = 0,
+    notes: list[str] | None = None,
 ) -> list[Example]:
     """A task's training examples: all of its source, or ``source.n`` of them drawn with a seed
     derived from ``seed`` and the task id (so reordering tasks changes nothing).
 
     Raises :class:`~forgetmap.errors.DataSourceError` for an empty source or one smaller than
-    ``source.n``.
+    ``source.n``. ``notes`` collects what the source left out, as for :func:`select_upstream`.
     """
     where = f"tasks[{index}] ({task.id!r}, {describe_source(task.source)})"
-    examples = load_source(task.source, base_dir)
+    examples, note = _load(task.source, base_dir)
+    _note(notes, where, note)
     if not examples:
-        raise DataSourceError(f"{where}: the task's source holds no examples")
+        raise DataSourceError(f"{where}: the task's source holds no examples{_aside(note)}")
     if task.source.n is None:
         return examples
     if task.source.n > len(examples):
         raise DataSourceError(
-            f"{where}: source.n asks for {task.source.n} examples but it has {len(examples)}"
+            f"{where}: source.n asks for {task.source.n} examples but it has "
+            f"{len(examples)}{_aside(note)}"
         )
     return sample_examples(examples, task.source.n, [seed, _TASK_STREAM, _stable_int(task.id)])
+
+
+def _note(notes: list[str] | None, where: str, note: str) -> None:
+    if notes is not None and note:
+        notes.append(f"{where}: {note}")
+
+
+def _aside(note: str) -> str:
+    """A source's note as a parenthesis in an error: skipped files may be why it is short."""
+    return f" ({note})" if note else ""
 
 
 def _stable_int(text: str) -> int:
