@@ -11,6 +11,7 @@ import numpy as np
 
 from forgetmap.analysis._correlate import PREFIX, similarity_correlation, stored_similarities
 from forgetmap.analysis._fits import fit_report
+from forgetmap.analysis._omnibus import family_tests, profile_gram
 from forgetmap.analysis._patterns import (
     benjamini_hochberg,
     coclusters,
@@ -129,7 +130,9 @@ def analyze(
     resid = residuals(values, report.rank1)
     spreads = spread(report)
     rng = np.random.default_rng(seed)
-    groups = group_tests(
+    gram = profile_gram(values, spreads.task_mean, spreads.example_mean, spreads.mean)
+    groups = family_tests(task_labels, spreads.task_mean, gram, rng)
+    groups += group_tests(
         "tasks", task_labels, spreads.task_mean, resid.task_mean, top_q=top_q, rng=rng
     ) + group_tests(
         "examples", example_labels, spreads.example_mean, resid.example_mean, top_q=top_q, rng=rng
