@@ -364,3 +364,22 @@ def test_collect_refuses_a_missing_root_before_any_model(tmp_path, cli, monkeypa
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert f"files source root {str(tmp_path / 'no-such-folder')!r} does not exist" in result.err
     assert not out.exists()
+
+
+def test_collect_says_which_files_it_skipped(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "notes.txt").write_text("\n".join(f"line {i} of some notes" for i in range(40)))
+    (data / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    config = tmp_path / "exp.toml"
+    config.write_text(
+        '[model]\nid = "tiny-random"\n[upstream]\nn = 4\n'
+        'sources = [{ kind = "files", root = "data", chunk_chars = 80 }]\n'
+        '[[tasks]]\nid = "german"\nsource = { kind = "chatterbot", language = "german", n = 4 }\n'
+        "[training]\nsteps = 1\nbatch_size = 2\nmax_length = 16\n[scoring]\nmax_length = 16\n"
+    )
+    result = cli("collect", config, "--out", tmp_path / "run")
+    assert result.code == 0, result.err
+    note = "upstream.sources[0] (files:data): skipped 1 binary or unreadable file (1 binary)"
+    assert note in result.err + result.out
