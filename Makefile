@@ -29,8 +29,10 @@ chromium:
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-driver; \
 	fi
 
-# The quickstart: fine-tune the bundled SmolLM2 on 8 tasks and measure 128 upstream examples
-# (examples/quickstart.toml), replacing an earlier demo's results.
+# The quickstart: fine-tune the bundled SmolLM2 on 12 tasks and measure 160 upstream examples of
+# the standard library's code and documentation (examples/quickstart.toml), then analyse,
+# evaluate, forecast a new task (examples/new-tasks.toml) and write the report, replacing an
+# earlier demo's results.
 demo: setup
 	rm -rf $(RUN)/quickstart
 	$(BIN)/forgetmap collect examples/quickstart.toml --out $(RUN)/quickstart
@@ -38,9 +40,9 @@ demo: setup
 	$(BIN)/forgetmap similarity $(RUN)/quickstart --kinds tfidf,embedding
 	$(BIN)/forgetmap analyze $(RUN)/quickstart
 	$(BIN)/forgetmap evaluate $(RUN)/quickstart --k 30 --seeds 10
-	$(BIN)/forgetmap finetune examples/new-tasks.toml --task french --out $(RUN)/quickstart/french-adapter
-	$(BIN)/forgetmap forecast $(RUN)/quickstart --checkpoint $(RUN)/quickstart/french-adapter \
-		--k 30 --verify --out $(RUN)/quickstart/french-forecast.csv
+	$(BIN)/forgetmap finetune examples/new-tasks.toml --task unittest --out $(RUN)/quickstart/unittest-adapter
+	$(BIN)/forgetmap forecast $(RUN)/quickstart --checkpoint $(RUN)/quickstart/unittest-adapter \
+		--k 30 --verify --out $(RUN)/quickstart/unittest-forecast.csv
 	$(BIN)/forgetmap report $(RUN)/quickstart --out $(RUN)/quickstart/report.html
 
 # The README's picture of the report (docs/report.png), made from the demo's quickstart store.

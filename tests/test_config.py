@@ -120,6 +120,27 @@ def test_bundled_examples_are_valid(name):
     assert len(config.upstream.sources) >= 2
 
 
+def test_the_quickstart_measures_pretraining_knowledge_across_three_families():
+    """The demo's design: N >= 160 upstream examples of the kind of text the model was
+    pretrained on (standard-library code and pydoc), M >= 12 tasks in >= 3 families, and code
+    tasks from packages that are not among the upstream modules."""
+    from forgetmap.collect import plan_run
+
+    config, base = load_config(EXAMPLES / "quickstart.toml")
+    plan = plan_run(config, base)
+    assert plan.shape[0] >= 12 and plan.shape[1] >= 160
+    families = {task.group for task in plan.tasks}
+    assert {"code", "language", "english-topic"} <= families
+    sources = {example.source.split("/")[0] for example in plan.upstream}
+    assert sources == {"stdlib", "pydoc"}
+    upstream_files = {example.id.split(":")[0] for example in plan.upstream if ":" in example.id}
+    assert all("/" not in path for path in upstream_files)  # top-level modules only
+    for task in plan.tasks:
+        if task.group == "code":
+            assert all("/" in example.id.split(":")[0] for example in task.examples)
+    assert config.training.schedule == "constant"
+
+
 def test_examples_that_build_on_the_quickstart_keep_its_settings():
     """new-tasks.toml (forecast) and replay.toml (replay) read the quickstart store: they must
     fine-tune and score the same model on the same upstream examples the same way."""
@@ -136,4 +157,7 @@ def test_examples_that_build_on_the_quickstart_keep_its_settings():
     assert not {task.id for task in new_tasks.tasks} & {task.id for task in quickstart.tasks}
     from forgetmap.collect import plan_run
 
-    assert plan_run(new_tasks, EXAMPLES).shape == (2, 128)  # the data is there, as asked
+    assert plan_run(new_tasks, EXAMPLES).shape == (2, quickstart.upstream.n)  # the data is there
+    store_families = [task.group for task in quickstart.tasks]
+    least = min(set(store_families), key=store_families.count)
+    assert least in {task.group for task in new_tasks.tasks}  # one from the rarest family
