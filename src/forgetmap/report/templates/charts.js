@@ -6,7 +6,8 @@
     var err = (count * step) / (hi - lo);
     if (err <= 0.15) step *= 10; else if (err <= 0.35) step *= 5; else if (err <= 0.75) step *= 2;
     var ticks = [];
-    for (var t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) ticks.push(Number(t.toPrecision(12)));
+    // Ticks as whole multiples of the step (a running sum drifts: 0 came out as 1.39e-17).
+    for (var i = Math.ceil(lo / step); i * step <= hi + 1e-12; i++) ticks.push(Number((i * step).toPrecision(12)));
     return ticks;
   }
 
