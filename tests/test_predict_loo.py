@@ -8,7 +8,7 @@ import pytest
 from forgetmap.predict import KNN, evaluate, make_estimator
 from forgetmap.predict._loo import LeaveOneOut
 
-METHODS = ["mean", "additive", "multiplicative", "lowrank", "knn"]
+METHODS = ["mean", "additive", "multiplicative", "lowrank", "lowrank_tuned", "knn"]
 
 
 @pytest.fixture

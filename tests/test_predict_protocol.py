@@ -143,7 +143,14 @@ def test_row_metrics_perfect_prediction():
 def test_evaluate_document(planted):
     groups = ["g0"] * 10 + ["g1"] * 10
     doc = evaluate(planted, k=10, seeds=2, split="group:family", groups=groups)
-    assert set(doc["methods"]) == {"mean", "additive", "multiplicative", "lowrank", "knn"}
+    assert set(doc["methods"]) == {
+        "mean",
+        "additive",
+        "multiplicative",
+        "lowrank",
+        "lowrank_tuned",
+        "knn",
+    }
     assert set(doc["skipped"]) == {
         "similarity_embedding",
         "similarity_tfidf",

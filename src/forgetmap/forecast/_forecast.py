@@ -166,7 +166,7 @@ def forecast(
     say = progress or (lambda message: None)
     start = time.perf_counter()
     # cheap checks first: nothing is loaded for bad arguments
-    estimator = _estimator(method, seed)
+    estimator = _estimator(method, seed, k)
     values = _training_rows(store)
     n_examples = store.shape[1]
     if probe not in PROBES:
@@ -298,17 +298,17 @@ def write_ranking(ranking: pd.DataFrame, path: str | os.PathLike[str]) -> str:
 
     target = Path(path)
     if target.is_dir():
-        raise PredictionError(f"--out {str(path)!r} is a directory; name a CSV file")
+        raise PredictionError(f"{str(path)!r} is a directory; name a CSV file")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda temp: ranking.to_csv(temp, index=False, float_format="%.6g"))
     return str(target)
 
 
 # ---------------------------------------------------------------------- helpers
-def _estimator(method: str, seed: int) -> Any:
+def _estimator(method: str, seed: int, k: int) -> Any:
     from forgetmap.predict import make_estimator
 
-    estimator = make_estimator(method, seed)
+    estimator = make_estimator(method, seed, k)
     if estimator.binary_only:
         raise PredictionError(
             f"method {method!r} models exact-match (0/1) forgetting; forecast predicts NLL "

@@ -121,7 +121,7 @@ class FoldRunner:
         fast = []
         for name in self.methods:
             if name in _registry.COMPLETION:
-                estimator = _registry.make_estimator(name, self.seed)
+                estimator = _registry.make_estimator(name, self.seed, self.k)
                 if self.shared is not None and self.shared.supports(estimator):
                     fast.append((name, estimator))
                     continue

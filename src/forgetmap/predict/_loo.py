@@ -23,10 +23,11 @@ from forgetmap.predict._base import CompletionEstimator
 from forgetmap.predict._knn import KNN
 from forgetmap.predict._lowrank import FactorRows, LowRank
 from forgetmap.predict._mean import ColumnMean
+from forgetmap.predict._tuned import TunedLowRank
 
 __all__ = ["LeaveOneOut"]
 
-FAST = (ColumnMean, Additive, LowRank, KNN)
+FAST = (ColumnMean, Additive, LowRank, KNN, TunedLowRank)
 """Estimator classes with a fast leave-one-task-out fit (LowRank includes Multiplicative)."""
 
 
@@ -106,13 +107,27 @@ class LeaveOneOut:
                 else:
                     estimator.column_effect_, estimator.task_effects_ = column, task
                     estimator.noise_var_, estimator.task_var_ = noise_var, task_var
+            elif isinstance(estimator, TunedLowRank):
+                # the inner validation reads a column sample of the training rows, as fit does
+                rng = estimator._choose(Z, train)
+                chosen = LowRank(
+                    rank=estimator.rank_, alpha=estimator.alpha_, random_state=rng.integers(2**32)
+                )
+                chosen.n_examples_ = n
+                self._lowrank(chosen, means, train)
+                self._calibrate_from_shared(chosen, train)
+                estimator.estimator_ = chosen
             else:
                 assert isinstance(estimator, LowRank)
                 self._lowrank(estimator, means, train)
-            estimator._conformal = {}
-            estimator._calibration_matrix = self
-            estimator._calibration_rows = train
+            self._calibrate_from_shared(estimator, train)
         return estimators
+
+    def _calibrate_from_shared(self, estimator: CompletionEstimator, train: np.ndarray) -> None:
+        """Conformal calibration reads the fold's training rows from these statistics' matrix."""
+        estimator._conformal = {}
+        estimator._calibration_matrix = self
+        estimator._calibration_rows = train
 
     def _mean(
         self,

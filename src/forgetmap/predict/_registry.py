@@ -11,24 +11,35 @@ from forgetmap.predict._knn import KNN
 from forgetmap.predict._logistic import LogisticAdditive, LogisticLowRank
 from forgetmap.predict._lowrank import LowRank, Multiplicative
 from forgetmap.predict._mean import ColumnMean
+from forgetmap.predict._tuned import TunedLowRank
 
-COMPLETION: dict[str, Callable[[int], CompletionEstimator]] = {
-    "mean": lambda seed: ColumnMean(),
-    "additive": lambda seed: Additive(),
-    "multiplicative": lambda seed: Multiplicative(random_state=seed),
-    "lowrank": lambda seed: LowRank(rank=5, random_state=seed),
-    "knn": lambda seed: KNN(),
-    "logistic_additive": lambda seed: LogisticAdditive(),
-    "logistic_lowrank": lambda seed: LogisticLowRank(random_state=seed),
+COMPLETION: dict[str, Callable[[int, int], CompletionEstimator]] = {
+    "mean": lambda seed, k: ColumnMean(),
+    "additive": lambda seed, k: Additive(),
+    "multiplicative": lambda seed, k: Multiplicative(random_state=seed),
+    "lowrank": lambda seed, k: LowRank(rank=5, random_state=seed),
+    "lowrank_tuned": lambda seed, k: TunedLowRank(k=k, random_state=seed),
+    "knn": lambda seed, k: KNN(),
+    "logistic_additive": lambda seed, k: LogisticAdditive(),
+    "logistic_lowrank": lambda seed, k: LogisticLowRank(random_state=seed),
 }
-"""Matrix-completion methods: fitted on training tasks, folded in from k probes."""
+"""Matrix-completion methods: fitted on training tasks, folded in from k probes (``k`` is
+what ``lowrank_tuned`` validates its choice with)."""
 
 BASELINES = ("similarity_embedding", "similarity_tfidf", "gradient", "representation")
 """Prior-work predictors (see :mod:`forgetmap.predict.baselines`); they use no probes."""
 
 ALL_METHODS = (*COMPLETION, *BASELINES)
 
-DEFAULT_CONTINUOUS = ("mean", "additive", "multiplicative", "lowrank", "knn", *BASELINES)
+DEFAULT_CONTINUOUS = (
+    "mean",
+    "additive",
+    "multiplicative",
+    "lowrank",
+    "lowrank_tuned",
+    "knn",
+    *BASELINES,
+)
 DEFAULT_BINARY = (
     "mean",
     "additive",
@@ -40,10 +51,11 @@ DEFAULT_BINARY = (
 )
 
 
-def make_estimator(name: str, seed: int = 0) -> CompletionEstimator:
-    """A fresh, unfitted completion estimator by method name."""
+def make_estimator(name: str, seed: int = 0, k: int = 30) -> CompletionEstimator:
+    """A fresh, unfitted completion estimator by method name; ``k`` is the number of probes it
+    will fold in from."""
     try:
-        return COMPLETION[name](seed)
+        return COMPLETION[name](seed, k)
     except KeyError:
         raise PredictionError(
             f"unknown method {name!r}; choose from {', '.join(ALL_METHODS)}"

@@ -117,7 +117,8 @@ class PoolPredictor:
         if task not in self._fitted:
             from forgetmap.predict import make_estimator
 
-            self._fitted[task] = make_estimator(self.method, seed=0).fit(self._training_rows(task))
+            estimator = make_estimator(self.method, seed=0, k=self.k)
+            self._fitted[task] = estimator.fit(self._training_rows(task))
         return self._fitted[task]
 
     def probes(self, task: str, seed: int) -> np.ndarray:
