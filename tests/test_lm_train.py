@@ -70,8 +70,8 @@ def test_constant_and_cosine_schedules_keep_the_warm_up_and_differ_after_it():
     constant, cosine, linear = rates("constant"), rates("cosine"), rates("linear")
     np.testing.assert_allclose(constant, [1 / 3, 2 / 3, 1, 1, 1, 1])
     assert constant[:3] == cosine[:3] == linear[:3]  # the same warm-up
-    assert all(c > lin > 0 for c, lin in zip(cosine[3:], linear[3:], strict=True))
-    assert sum(constant) > sum(cosine) > sum(linear)  # how much a run moves the model
+    assert cosine[3] > linear[3] and cosine[5] < linear[5] and min(cosine) > 0  # S-shaped
+    assert sum(constant) > sum(cosine) and sum(constant) > sum(linear)  # a decay moves less
     with pytest.raises(ValueError, match="schedule"):
         learning_rate_at(0, peak=1.0, warmup_steps=0, total_steps=2, schedule="step")
 
