@@ -13,6 +13,7 @@ from forgetmap.analysis._correlate import PREFIX, similarity_correlation, stored
 from forgetmap.analysis._fits import fit_report
 from forgetmap.analysis._omnibus import family_tests, profile_gram
 from forgetmap.analysis._patterns import (
+    COCLUSTER_EXAMPLES,
     benjamini_hochberg,
     coclusters,
     components,
@@ -32,6 +33,8 @@ __all__ = ["DEFAULT_RANK", "analyze"]
 Labels = tuple[np.ndarray, list[str]]
 
 DEFAULT_RANK = 10
+#: Co-clusters made when none are asked (fewer for a matrix with fewer tasks or examples).
+DEFAULT_CLUSTERS = 5
 #: A metadata column is a default grouping field when it has 2..MAX_LEVELS distinct values.
 MAX_LEVELS = 50
 #: A grouping field named explicitly may have at most this many distinct values.
@@ -51,7 +54,7 @@ def analyze(
     drop_empty: bool = False,
     top_q: float = 0.1,
     fdr: float = 0.05,
-    n_clusters: int = 5,
+    n_clusters: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Analyse the finished rows of a store; returns the ``forgetmap analyze`` document.
@@ -73,8 +76,9 @@ def analyze(
         Share of most forgotten items (by mean) used by the over-representation test.
     fdr : float
         False-discovery rate at which a group is flagged ``significant`` (Benjamini–Hochberg).
-    n_clusters : int
-        Number of spectral co-clusters of the residuals.
+    n_clusters : int, optional
+        Number of spectral co-clusters of the residuals, from 2 to the number of tasks (and of
+        examples); ``None`` means 5, or fewer for a smaller matrix.
     seed : int
         Seeds the randomized SVD, masked fits, permutation tests, co-clustering and sampling.
 
@@ -121,6 +125,14 @@ def analyze(
     if not 1 <= rank < min(m, n):
         raise AnalysisError(
             f"--rank {rank} must be at least 1 and below min(tasks, examples) = {min(m, n)}"
+        )
+    most_clusters = min(m, n, COCLUSTER_EXAMPLES)
+    if n_clusters is None:
+        n_clusters = max(2, min(DEFAULT_CLUSTERS, most_clusters))
+    elif not 2 <= n_clusters <= most_clusters:
+        raise AnalysisError(
+            f"{n_clusters} co-clusters asked of {m} task(s) × {n} example(s); ask for 2 to "
+            f"{most_clusters} (no more than the tasks or the examples)"
         )
     tasks = store.tasks().iloc[task_rows].iloc[kept_tasks]
     examples = examples.iloc[kept_examples]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from forgetmap.cli._options import MetricOption, RunArgument, output
+from forgetmap.cli._paths import check_output_file, write_json, writing
 
 #: Rows shown per table for people; the JSON holds everything.
 SHOWN = 10
@@ -35,16 +36,23 @@ def analyze(
     ] = 0.1,
     fdr: Annotated[float, typer.Option("--fdr", help="False-discovery rate for groups.")] = 0.05,
     clusters: Annotated[
-        int, typer.Option("--clusters", min=2, help="Number of co-clusters of the residuals.")
-    ] = 5,
+        int | None,
+        typer.Option(
+            "--clusters",
+            min=2,
+            help="Number of co-clusters of the residuals, at most the number of tasks "
+            "(default 5, or fewer for a smaller matrix).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     metric: MetricOption = None,
 ) -> None:
     """Analyse a store: fits, residual patterns, correlations."""
     from forgetmap.analysis import analyze as run_analysis
     from forgetmap.store import open_store
-    from forgetmap.store._atomic import atomic_write_json
 
+    if json_path is not None:
+        check_output_file(json_path, "--json")
     store = open_store(run)
     document = run_analysis(
         store,
@@ -57,10 +65,10 @@ def analyze(
         n_clusters=clusters,
         seed=seed,
     )
-    saved = store.save_json("analysis", document)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(json_path, document)
+        write_json(json_path, document)
+    with writing(store.path / "artifacts" / "analysis.json", ""):
+        saved = store.save_json("analysis", document)
     out = output(ctx)
     out.result(document, _render)
     out.message(f"saved {saved}" + (f" and {json_path}" if json_path else ""))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from forgetmap.cli._options import MetricOption, RunArgument, output
+from forgetmap.cli._paths import check_output_file, write_json, writing
 
 
 def evaluate(
@@ -47,6 +48,8 @@ def evaluate(
     from forgetmap.predict.store_inputs import evaluate_store
     from forgetmap.store import open_store
 
+    if json_path is not None:
+        check_output_file(json_path, "--json")
     store = open_store(run)
     names = [name.strip() for name in methods.split(",") if name.strip()] if methods else None
     document = evaluate_store(
@@ -61,12 +64,10 @@ def evaluate(
         seed=seed,
         threads=threads,
     )
-    store.save_json("evaluate", document)
     if json_path is not None:
-        from forgetmap.store._atomic import atomic_write_json
-
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(json_path, document)
+        write_json(json_path, document)
+    with writing(store.path / "artifacts" / "evaluate.json", ""):
+        store.save_json("evaluate", document)
     output(ctx).result(document, _render)
 
 

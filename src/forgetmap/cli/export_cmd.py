@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from forgetmap.cli._options import MetricOption, RunArgument, output
+from forgetmap.cli._paths import check_output_file, writing
 
 
 def export(
@@ -19,10 +20,14 @@ def export(
     metric: MetricOption = None,
 ) -> None:
     """Export a store's forgetting matrix to .npy, .csv or .parquet."""
-    from forgetmap.io import export_store
+    from forgetmap.io import output_files, store_matrix, write_matrix
     from forgetmap.store import open_store
 
-    written = export_store(open_store(run), out, metric=metric)
+    files = output_files(out)  # refuses an unknown extension first
+    check_output_file(out, companions=files[1:])
+    matrix = store_matrix(open_store(run), metric)
+    with writing(out):
+        written = write_matrix(matrix, out)
     output(ctx).result(
         {"written": [str(path) for path in written]},
         lambda out_, doc: out_.message("wrote " + ", ".join(doc["written"])),

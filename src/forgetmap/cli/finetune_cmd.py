@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from forgetmap.cli._options import ThreadsOption, output
+from forgetmap.cli._paths import check_output_dir
 
 
 def finetune(
@@ -25,6 +26,7 @@ def finetune(
     from forgetmap.config import load_config
 
     out_ = output(ctx)
+    check_output_dir(out)
     experiment, base_dir = load_config(config)
     prepared = prepare_finetune(experiment, task, out, base_dir=base_dir)
     out_.message(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from forgetmap.cli._options import RunArgument, output
+from forgetmap.cli._paths import check_output_file, writing
 
 #: Rows of the ranking shown for people; the CSV holds every example.
 SHOWN = 10
@@ -56,6 +57,7 @@ def forecast(
     from forgetmap.store import open_store
 
     out_ = output(ctx)
+    check_output_file(out)  # before the model loads and the probes are scored
     store = open_store(run)
     result = run_forecast(
         store,
@@ -70,7 +72,8 @@ def forecast(
         progress=out_.message if out_.human else None,
         verify=verify,
     )
-    written = write_ranking(result.ranking, out)
+    with writing(out):
+        written = write_ranking(result.ranking, out)
     result.document["out"] = written
     out_.result(result.document, _render)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from forgetmap.cli._options import output
+from forgetmap.cli._paths import check_output_dir, writing
 
 
 def import_(
@@ -25,7 +26,9 @@ def import_(
     """Import a matrix file (.npy, .csv, .parquet) into a new store."""
     from forgetmap.io import import_matrix
 
-    store = import_matrix(path, out, meta=meta, metric=metric)
+    check_output_dir(out)
+    with writing(out):
+        store = import_matrix(path, out, meta=meta, metric=metric)
     m, n = store.shape
     document = {"store": str(store.path), "tasks": m, "examples": n, "metric": store.metrics[0]}
     output(ctx).result(

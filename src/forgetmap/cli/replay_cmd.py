@@ -14,6 +14,7 @@ from forgetmap.cli._options import (
     ThreadsOption,
     output,
 )
+from forgetmap.cli._paths import check_output_dir
 
 
 def replay(
@@ -28,6 +29,7 @@ def replay(
     from forgetmap.replay import run_replay
 
     out_ = output(ctx)
+    check_output_dir(out)
 
     def progress(line: str) -> None:
         out_.message(f"run {line}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from forgetmap.cli._options import MetricOption, RunArgument, output
+from forgetmap.cli._paths import check_output_file
 
 
 def report(
@@ -33,6 +34,7 @@ def report(
     """Write an offline HTML report of a store and its results."""
     from forgetmap.report import write_report
 
+    check_output_file(out)
     path = write_report(run, out, rank=rank, metric=metric, replay=replay, max_cells=max_cells)
     size = path.stat().st_size
     output(ctx).result(

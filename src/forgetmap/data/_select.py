@@ -75,13 +75,22 @@ def load_source(source: Source, base_dir: str | Path = ".") -> list[Example]:
     raise DataSourceError(f"unknown source {source!r}")  # pragma: no cover - config forbids it
 
 
-def _load(source: Source, base_dir: str | Path) -> tuple[list[Example], str]:
+def _load(source: Source, base_dir: str | Path, where: str) -> tuple[list[Example], str]:
     """:func:`load_source`'s examples and a one-line note on what the source left out (only a
-    files source has one: the files it skipped), so the select layer can name it."""
-    if isinstance(source, FilesSource):
-        read = read_files_source(source, base_dir)
-        return list(read.examples), read.note
-    return load_source(source, base_dir), ""
+    files source has one: the files it skipped), so the select layer can name it.
+
+    A :class:`~forgetmap.errors.DataSourceError` of the source (unknown category, missing
+    root, ...) is raised again with ``where`` (the task or upstream source) in front.
+    """
+    try:
+        if isinstance(source, FilesSource):
+            read = read_files_source(source, base_dir)
+            return list(read.examples), read.note
+        return load_source(source, base_dir), ""
+    except DataSourceError as error:
+        if str(error).startswith(where):
+            raise
+        raise type(error)(f"{where}: {error}") from None
 
 
 def sample_examples(
@@ -134,7 +143,7 @@ def select_upstream(
         zip(upstream.sources, upstream_shares(upstream), strict=True)
     ):
         where = f"upstream.sources[{index}] ({describe_source(source)})"
-        examples, note = _load(source, base_dir)
+        examples, note = _load(source, base_dir, where)
         _note(notes, where, note)
         if not examples:
             raise DataSourceError(f"{where} holds no examples{_aside(note)}")
@@ -169,7 +178,7 @@ def select_task(
     ``source.n``. ``notes`` collects what the source left out, as for :func:`select_upstream`.
     """
     where = f"tasks[{index}] ({task.id!r}, {describe_source(task.source)})"
-    examples, note = _load(task.source, base_dir)
+    examples, note = _load(task.source, base_dir, where)
     _note(notes, where, note)
     if not examples:
         raise DataSourceError(f"{where}: the task's source holds no examples{_aside(note)}")

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from forgetmap.errors import InputFileNotFoundError, StoreConflictError, UnknownFormatError
+from forgetmap.errors import (
+    DataFormatError,
+    InputFileNotFoundError,
+    StoreConflictError,
+    UnknownFormatError,
+)
 from forgetmap.io._csv import read_csv, write_csv
 from forgetmap.io._matrix import LabelledMatrix
-from forgetmap.io._npy import read_npy, write_npy
+from forgetmap.io._npy import meta_path_for, read_npy, write_npy
 from forgetmap.io._parquet import read_parquet, write_parquet
 from forgetmap.store import ForgettingStore, create_store
 
 FORMATS = (".npy", ".csv", ".parquet")
+
+#: A metric name is one plain path segment: it names an array inside the store.
+_METRIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 _WRITERS: dict[str, Callable[[LabelledMatrix, Path], list[Path]]] = {
     ".npy": write_npy,
@@ -51,6 +60,23 @@ def read_matrix(
     return read_parquet(path)
 
 
+def output_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files :func:`write_matrix` writes for ``path``: it, and its ``.meta`` for ``.npy``."""
+    path = Path(path)
+    suffix = _extension(path)
+    return [path, meta_path_for(path)] if suffix == ".npy" else [path]
+
+
+def check_metric_name(metric: str) -> str:
+    """Refuse a metric name that is not a plain name (it becomes an array name in the store)."""
+    if not isinstance(metric, str) or not _METRIC_NAME.fullmatch(metric):
+        raise DataFormatError(
+            f"metric name {metric!r} is not a plain name; use letters, digits, '_', '-' and "
+            "'.' (not first), e.g. nll or exact_match"
+        )
+    return metric
+
+
 def write_matrix(matrix: LabelledMatrix, path: str | os.PathLike[str]) -> list[Path]:
     """Write ``matrix`` to ``path`` in the format its extension names; returns the files written."""
     path = Path(path)
@@ -71,6 +97,7 @@ def import_matrix(
     Importing the same matrix into the same directory again is a no-op; a directory holding any
     other store is refused.
     """
+    check_metric_name(metric)
     matrix = read_matrix(path, meta)
     task_table = None if matrix.groups is None else {"group": matrix.groups}
     store = create_store(

@@ -29,6 +29,18 @@ def read_npy(path: Path, meta: Path | None = None) -> LabelledMatrix:
     """Read an ``.npy`` matrix and its meta (``meta``, else ``PATH.meta`` when present)."""
     source = str(path)
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as error:
+        raise DataFormatError(f"{source}: cannot be read ({error.strerror or error})") from None
+    if magic.startswith(b"PK\x03\x04"):
+        raise DataFormatError(f"{source}: an .npz archive, not a single .npy matrix")
+    if magic != b"\x93NUMPY":
+        raise DataFormatError(
+            f"{source}: not a .npy file (it does not start with the .npy magic bytes); "
+            "save the matrix with numpy.save, or name a CSV file .csv"
+        )
+    try:
         array = np.load(path, allow_pickle=False, mmap_mode=None)
     except ValueError as error:
         if "pickle" in str(error):

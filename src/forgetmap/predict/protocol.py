@@ -141,6 +141,11 @@ def _number(value: float) -> float | None:
     return None if not math.isfinite(value) else float(value)
 
 
+def _continuous_methods() -> list[str]:
+    """Completion methods that model any forgetting values (not only 0/1)."""
+    return [name for name in _registry.COMPLETION if not _registry.make_estimator(name).binary_only]
+
+
 def _is_binary(Z: np.ndarray) -> bool:
     """Whether every measured entry is 0 or 1; row by row, so a continuous matrix stops early."""
     seen = False
@@ -228,7 +233,8 @@ def evaluate(
         Completion methods (``mean``, ``additive``, ``multiplicative``, ``lowrank``, ``knn``,
         ``logistic_additive``, ``logistic_lowrank``) and baselines (``similarity_embedding``,
         ``similarity_tfidf``, ``gradient``, ``representation``). Default: all that suit the
-        matrix (logistic ones only for binary matrices).
+        matrix (logistic ones only for binary matrices). A logistic method asked for a matrix
+        that is not binary, or a list of which none can run, raises ``PredictionError``.
     k : int
         Probes per test task; must be below every test row's number of measured entries.
     seeds : int
@@ -288,6 +294,16 @@ def evaluate(
             raise PredictionError(
                 f"unknown method {name!r}; choose from {', '.join(_registry.ALL_METHODS)}"
             )
+        if (
+            not binary
+            and name in _registry.COMPLETION
+            and _registry.make_estimator(name).binary_only
+        ):
+            raise PredictionError(
+                f"method {name!r} models binary (0/1) forgetting, and this matrix holds other "
+                "values; use it on a binary metric such as exact_match, or choose a "
+                "continuous method: " + ", ".join(_continuous_methods())
+            )
     folds = make_folds(n_tasks, split, groups=groups, seed=seed)
     measured = np.isfinite(Z)
     for train, test in folds:
@@ -319,6 +335,10 @@ def evaluate(
                 skipped[name] = reason
                 continue
         runnable.append(name)
+
+    if not runnable:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped.items())
+        raise PredictionError(f"none of the asked methods can run on this matrix ({reasons})")
 
     n_seeds = int(seeds)
     tallies = {name: _Tally(n_seeds) for name in runnable}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from forgetmap.errors import ReportError
+from forgetmap.errors import OutputPathError, ReportError
 from forgetmap.report._downsample import DEFAULT_MAX_CELLS
 from forgetmap.report._page import render_page
 from forgetmap.report._prepare import prepare_report
@@ -51,7 +51,12 @@ def write_report(
     if out.is_dir():
         raise ReportError(f"{str(out)!r} is a directory; give a file name such as report.html")
     page = build_report(store, **options)  # type: ignore[arg-type]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, page.encode("utf-8"))
-    out.chmod(0o644)  # a page to share; the atomic write's temporary file was private
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, page.encode("utf-8"))
+        out.chmod(0o644)  # a page to share; the atomic write's temporary file was private
+    except OSError as error:
+        raise OutputPathError(
+            f"cannot write the report to {str(out)!r}: {error.strerror or error}"
+        ) from None
     return out

@@ -51,8 +51,9 @@ def load_analysis(
             return document, "artifact"
     from forgetmap.analysis import analyze
 
-    k = rank if rank is not None else default_rank((n_rows, store.shape[1]))
-    return analyze(store, rank=k, metric=metric, drop_empty=True, seed=seed), "computed"
+    # No rank asked: analyze picks the default from the matrix left after dropping empty tasks
+    # and examples, so an empty task row never makes the default rank too high.
+    return analyze(store, rank=rank, metric=metric, drop_empty=True, seed=seed), "computed"
 
 
 def load_evaluate(store: ForgettingStore) -> dict[str, Any] | None:
