@@ -17,10 +17,12 @@ __all__ = [
     "ForgetmapError",
     "InputFileNotFoundError",
     "ModelNotFoundError",
+    "OutputPathError",
     "PredictionError",
     "ReportError",
     "SimilarityError",
     "StoreConflictError",
+    "StoreDamagedError",
     "StoreError",
     "StoreNotFoundError",
     "UnknownFormatError",
@@ -33,6 +35,10 @@ class ForgetmapError(Exception):
 
 class InputFileNotFoundError(ForgetmapError, FileNotFoundError):
     """An input file named by the user does not exist."""
+
+
+class OutputPathError(ForgetmapError, OSError):
+    """An output path cannot be written: a directory where a file goes, an unwritable folder, ..."""
 
 
 class UnknownFormatError(ForgetmapError, ValueError):
@@ -53,6 +59,10 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
 
 class StoreConflictError(StoreError, FileExistsError):
     """A store would overwrite, or be mixed with, a different store."""
+
+
+class StoreDamagedError(StoreError):
+    """A file of a store is missing, unreadable or differs from its recorded checksum."""
 
 
 class ConfigError(ForgetmapError, ValueError):

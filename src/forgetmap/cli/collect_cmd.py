@@ -60,9 +60,11 @@ def _plan_line(plan: dict[str, Any]) -> str:
 def _render(out: Any, doc: dict[str, Any]) -> None:
     m, n = doc["shape"]
     ran = len(doc["ran"])
+    elsewhere = len(doc.get("elsewhere", []))
+    by_others = f", {elsewhere} by other processes" if elsewhere else ""
     out.message(
         f"[bold]{doc['path']}[/bold]: {doc['finished']} of {m} tasks × {n} examples "
-        f"({ran} run now, {doc['skipped']} already done) in {doc['seconds']:.1f} s; "
+        f"({ran} run now, {doc['skipped']} already done{by_others}) in {doc['seconds']:.1f} s; "
         f"mean NLL of the base model {doc['before_mean_nll']:.4g}"
         if doc["before_mean_nll"] is not None
         else f"{doc['path']}: no scores yet"

@@ -49,6 +49,10 @@ class RunProgress:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
+    def note(self, text: str) -> None:
+        """Print one line of status above the bars."""
+        self._progress.console.print(text, markup=False, highlight=False)
+
     def start_tasks(self, total: int, finished: int) -> None:
         """Show the task bar: ``finished`` of ``total`` rows are done already."""
         self._progress.update(self._tasks, total=total, completed=finished, visible=True, rate="")

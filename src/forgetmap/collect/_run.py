@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,22 @@ from forgetmap.collect._work import (
     torch_threads_kept,
 )
 from forgetmap.config import ExperimentConfig
-from forgetmap.errors import DataSourceError, StoreConflictError, StoreNotFoundError
+from forgetmap.errors import (
+    DataSourceError,
+    StoreConflictError,
+    StoreError,
+    StoreNotFoundError,
+)
 from forgetmap.store import ForgettingStore, create_store, open_store
+from forgetmap.store._claims import CLAIM_SUFFIX, DEFAULT_CLAIM_TIMEOUT, Claims
+from forgetmap.store._layout import ROWS_DIR
 from forgetmap.stored_run import record_data_dir
 
 TASK_TEXTS = "task_texts"
+BEFORE_CLAIM = "before.claim"
+POLL_SECONDS = 1.0
+
+Note = Callable[[str], None]
 
 
 @dataclass
@@ -45,6 +57,8 @@ class PreparedRun:
     executor: str
     ray_address: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)
+    claim_timeout: float = DEFAULT_CLAIM_TIMEOUT
 
     @property
     def pending(self) -> list[str]:
@@ -67,20 +81,26 @@ class PreparedRun:
             "threads": self.spec.threads,
             "finished": m - len(self.pending),
             "before_done": self.store.has_before(),
-            "notes": list(self.plan.notes),
+            "notes": list(self.plan.notes) + list(self.repairs),
         }
 
     def run(self, progress: RunProgress | None = None) -> dict[str, Any]:
         """Score the base model (unless stored), run every unfinished task, write the rows.
 
-        Returns the run's summary (see :func:`run_summary`).
+        Several processes may run the same config into one directory at once: each claims a row
+        before computing it (see :mod:`forgetmap.store._claims`) and skips rows claimed by
+        others, then waits for those to finish, taking over any whose claimant died. Returns the
+        run's summary (see :func:`run_summary`); ``ran`` lists the rows computed here and
+        ``elsewhere`` those finished meanwhile by other processes.
         """
         start = time.perf_counter()
         hooks = progress.hooks if progress is not None else None
+        note: Note = progress.note if progress is not None else (lambda text: None)
         executor = make_executor(self.executor, ray_address=self.ray_address, hooks=hooks)
         pending = set(self.pending)
         jobs = [job for job in self.jobs if job.id in pending]
         ran: list[str] = []
+        elsewhere: list[str] = []
 
         def done(task_id: str, summary: dict[str, Any]) -> None:
             ran.append(task_id)
@@ -90,19 +110,83 @@ class PreparedRun:
         if progress is not None:
             progress.start_tasks(len(self.jobs), len(self.jobs) - len(jobs))
         if jobs or not self.store.has_before():
-            with executor:
-                if not self.store.has_before():
-                    executor.run_before(self.spec)
+            with Claims(self.claim_timeout) as claims, executor:
+                self._before(executor, claims, note)
                 before = {metric: self.store.before(metric) for metric in self.store.metrics}
-                executor.run_tasks(self.spec, jobs, before, done)
+                waiting = self._run_claimed(executor, claims, jobs, before, done, elsewhere)
+                if waiting:
+                    note(_waiting_line(self.store, claims, waiting))
+                while waiting:
+                    time.sleep(POLL_SECONDS)
+                    waiting = self._run_claimed(executor, claims, waiting, before, done, elsewhere)
         document = run_summary(self.store)
         document.update(
             executor=self.executor,
             ran=ran,
+            elsewhere=elsewhere,
             skipped=len(self.jobs) - len(jobs),
             seconds=round(time.perf_counter() - start, 3),
         )
         return document
+
+    def _before(self, executor: Any, claims: Claims, note: Note) -> None:
+        """Score the base model unless stored; one process does it, the others wait for it."""
+        claim = self.store.path / BEFORE_CLAIM
+        told = False
+        while not self.store.has_before():
+            if claims.acquire(claim):
+                try:
+                    if not self.store.has_before():
+                        executor.run_before(self.spec)
+                finally:
+                    claims.release(claim)
+                return
+            if not told:
+                note("the before-scores are being computed by another process; waiting for them")
+                told = True
+            time.sleep(POLL_SECONDS / 4)
+
+    def _run_claimed(
+        self,
+        executor: Any,
+        claims: Claims,
+        jobs: list[TaskJob],
+        before: dict[str, Any],
+        done: Callable[[str, dict[str, Any]], None],
+        elsewhere: list[str],
+    ) -> list[TaskJob]:
+        """Run the jobs this process can claim; returns those claimed by other processes.
+
+        The local executor claims one row at a time, right before computing it, so processes
+        interleave; the Ray executor claims all it can up front and keeps them while it runs.
+        """
+        waiting: list[TaskJob] = []
+        mine: list[TaskJob] = []
+        for job in jobs:
+            if self.store.is_finished(job.id):
+                elsewhere.append(job.id)
+                continue
+            if not claims.acquire(_claim_path(self.store, job.id)):
+                waiting.append(job)
+                continue
+            if self.store.is_finished(job.id):  # finished just before we claimed it
+                claims.release(_claim_path(self.store, job.id))
+                elsewhere.append(job.id)
+                continue
+            if executor.name == "local":
+                try:
+                    executor.run_tasks(self.spec, [job], before, done)
+                finally:
+                    claims.release(_claim_path(self.store, job.id))
+            else:
+                mine.append(job)
+        if mine:
+            try:
+                executor.run_tasks(self.spec, mine, before, done)
+            finally:
+                for job in mine:
+                    claims.release(_claim_path(self.store, job.id))
+        return waiting
 
 
 def prepare_run(
@@ -135,6 +219,7 @@ def prepare_run(
         Bad data, an unknown model, or a run directory that holds another run.
     """
     make_executor(executor, ray_address=ray_address)  # reject bad executor options first
+    check_out(Path(out))
     plan = plan_run(config, base_dir)
     threads = threads or _default_threads()
     spec_fields = {
@@ -146,6 +231,7 @@ def prepare_run(
     tokenizer = _tokenizer(config, spec_fields, executor)
     upstream_encoded, task_encoded = _encode(plan, tokenizer)
     store = _open_store(plan, Path(out), upstream_encoded)
+    repairs = repair_damaged(store)
     record_data_dir(store, base_dir)
     spec = RunSpec(
         store_path=str(store.path),
@@ -157,7 +243,7 @@ def prepare_run(
         TaskJob(id=task.id, encoded=tuple(task_encoded[task.id]), seed=task.seed)
         for task in plan.tasks
     ]
-    return PreparedRun(plan, store, spec, jobs, executor, ray_address)
+    return PreparedRun(plan, store, spec, jobs, executor, ray_address, repairs=repairs)
 
 
 def collect(
@@ -219,6 +305,67 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
         "before_mean_nll": float(np.nanmean(before)) if np.isfinite(before).any() else None,
         "tasks": tasks,
     }
+
+
+def check_out(out: Path) -> None:
+    """Refuse a run directory that is a file or cannot be written, before any model loads."""
+    if out.exists() and not out.is_dir():
+        raise StoreConflictError(
+            f"--out {str(out)!r} is a file, not a run directory; pass a new or existing folder"
+        )
+    existing = out
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing != out and not existing.is_dir():
+        raise StoreConflictError(
+            f"--out {str(out)!r} cannot be created: {str(existing)!r} is a file, not a folder"
+        )
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        what = "run directory" if existing == out else "folder"
+        raise StoreError(
+            f"--out {str(out)!r}: the {what} {str(existing)!r} is not writable; "
+            "pass another --out or fix its permissions"
+        )
+
+
+def repair_damaged(store: ForgettingStore) -> list[str]:
+    """Mark damaged finished rows (and damaged before-scores) unfinished; one line for each."""
+    lines = []
+    problem = store.before_damage()
+    if problem is not None:
+        store.unmark_before()
+        reason = _reason(store, problem)
+        lines.append(f"the before-scores were damaged ({reason}); re-computing them")
+    for index, problem in store.damaged_rows().items():
+        store.unmark_row(index)
+        task = store.task_ids[index]
+        lines.append(f"row {task!r} was damaged ({_reason(store, problem)}); re-running it")
+    return lines
+
+
+def _reason(store: ForgettingStore, problem: str) -> str:
+    """The part of a damage message before its advice, with paths inside the run directory."""
+    reason = problem.split("; ", 1)[0].removeprefix("store file ")
+    return reason.replace(str(store.path) + os.sep, "")
+
+
+def _claim_path(store: ForgettingStore, task_id: str) -> Path:
+    name = f"{store.task_index(task_id):06d}{CLAIM_SUFFIX}"
+    return store.path / ROWS_DIR / name
+
+
+def _waiting_line(store: ForgettingStore, claims: Claims, waiting: list[TaskJob]) -> str:
+    holders = []
+    for job in waiting[:5]:
+        holder = claims.holder(_claim_path(store, job.id)) or {}
+        holders.append(f"{job.id} (pid {holder.get('pid', '?')} on {holder.get('host', '?')})")
+    more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+    return (
+        f"waiting for {len(waiting)} rows being computed by other processes: "
+        f"{', '.join(holders)}{more}"
+    )
 
 
 # ---------------------------------------------------------------------- helpers

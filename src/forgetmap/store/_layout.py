@@ -7,12 +7,14 @@ A run directory::
       tasks.parquet         one row per task: id, group, and any metadata columns
       examples.parquet      one row per upstream example: id, source, text, n_tokens, ...
       matrix.zarr/          Zarr v3: forgetting/<metric>, after/<metric> (M×N); before/<metric> (N)
-      rows/000012.json      done-marker of task row 12 (with its training summary), written last
+      rows/000012.json      done-marker of task row 12 (training summary, chunk checksums), last
+      rows/000012.claim     while a writer computes row 12: its pid, host and time (collect)
       before.json           done-marker of the before-scores
       artifacts/            results of later stages (analysis.json, evaluate.json, ...)
 
 A row counts as finished only when its marker exists; the marker is renamed into place after the
-row's chunks are written, so a reader never sees half a row.
+row's chunks are written, so a reader never sees half a row. Markers record the SHA-256 of the
+chunks they mark, and the manifest those of the tables, so readers can refuse damaged files.
 """
 
 from __future__ import annotations

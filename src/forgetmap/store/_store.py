@@ -21,6 +21,7 @@ import numpy as np
 
 from forgetmap.errors import (
     StoreConflictError,
+    StoreDamagedError,
     StoreError,
     StoreNotFoundError,
 )
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
 __all__ = ["ForgettingStore", "create_store", "open_store"]
 
 _FLOAT_DTYPES = ("float32", "float64")
+_MANIFEST_KEYS = ("n_tasks", "n_examples", "metrics", "dtype", "kind", "has_scores", "fingerprint")
+_ROW_HINT = (
+    "re-run `forgetmap collect` with the same config to recompute damaged rows, or restore the file"
+)
+_TABLE_HINT = "restore the file, or collect or import the run again into a new directory"
 
 
 class ForgettingStore:
@@ -54,6 +60,8 @@ class ForgettingStore:
         self._task_index: dict[str, int] | None = None
         self._example_ids: tuple[str, ...] | None = None
         self._zarr_root: zarr.Group | None = None
+        self._verified: set[tuple[str, str | None]] = set()
+        self._arrays: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         m, n = self.shape
@@ -144,9 +152,14 @@ class ForgettingStore:
         """Boolean array of shape (n_tasks,): True where the task row is written and marked done."""
         mask = np.zeros(self.shape[0], dtype=bool)
         rows_dir = self._path / layout.ROWS_DIR
-        for name in os.listdir(rows_dir):
-            if name.endswith(".json") and not name.startswith("."):
-                index = int(name[: -len(".json")])
+        try:
+            names = os.listdir(rows_dir)
+        except OSError:
+            raise self._damaged(rows_dir, "is missing or unreadable", _ROW_HINT) from None
+        for name in names:
+            stem = name[: -len(".json")]
+            if name.endswith(".json") and stem.isdigit():
+                index = int(stem)
                 if 0 <= index < len(mask):
                     mask[index] = True
         return mask
@@ -198,11 +211,12 @@ class ForgettingStore:
             raise StoreError("this store keeps no scores; create it with with_scores=True")
         marker = self._row_marker(index)
         marker.unlink(missing_ok=True)  # a rewritten row is unfinished until its data is complete
-        root = self._zarr()
-        for metric, row in values.items():
-            root[f"{layout.FORGETTING}/{metric}"][index, :] = row
-        for metric, row in scores.items():
-            root[f"{layout.AFTER}/{metric}"][index, :] = row
+        written = [(layout.FORGETTING, metric, row) for metric, row in values.items()]
+        written += [(layout.AFTER, metric, row) for metric, row in scores.items()]
+        checksums = {}
+        for kind, metric, row in written:
+            self._array(kind, metric)[index, :] = row
+            checksums[f"{kind}/{metric}"] = _sha256(self._chunk_path(kind, metric, index))
         atomic_write_json(
             marker,
             {
@@ -210,6 +224,7 @@ class ForgettingStore:
                 "index": index,
                 "written_at": _now(),
                 "summary": dict(summary or {}),
+                "checksums": checksums,
             },
         )
 
@@ -220,10 +235,15 @@ class ForgettingStore:
         rows = self._metric_rows(before, "before")
         marker = self._path / layout.BEFORE_MARKER
         marker.unlink(missing_ok=True)
-        root = self._zarr()
+        checksums = {}
         for metric, row in rows.items():
-            root[f"{layout.BEFORE}/{metric}"][:] = row
-        atomic_write_json(marker, {"written_at": _now(), "metrics": sorted(rows)})
+            self._array(layout.BEFORE, metric)[:] = row
+            checksums[f"{layout.BEFORE}/{metric}"] = _sha256(
+                self._chunk_path(layout.BEFORE, metric, None)
+            )
+        atomic_write_json(
+            marker, {"written_at": _now(), "metrics": sorted(rows), "checksums": checksums}
+        )
 
     def has_before(self) -> bool:
         """Whether the before-scores have been written."""
@@ -247,30 +267,37 @@ class ForgettingStore:
         """Scores of the base model, ndarray of shape (n_examples,); NaN until written."""
         self._require_scores()
         metric = self._metric(metric)
-        if not self.has_before():
+        marker = self._read_marker(self._path / layout.BEFORE_MARKER, "the before-scores")
+        if marker is None:
             return np.full(self.shape[1], np.nan, dtype=self.dtype)
-        return np.asarray(self._zarr()[f"{layout.BEFORE}/{metric}"][:])
+        problem = self._check_chunk(layout.BEFORE, metric, None, marker)
+        if problem is not None:
+            raise StoreDamagedError(problem)
+        return self._read_chunks(layout.BEFORE, metric, None)
 
     def row(self, task: str | int, metric: str | None = None) -> np.ndarray:
         """The forgetting row of one task, ndarray of shape (n_examples,); NaN if unfinished."""
         index = self.task_index(task)
-        if not self._row_marker(index).exists():
-            return np.full(self.shape[1], np.nan, dtype=self.dtype)
         metric = self._metric(metric)
-        return np.asarray(self._zarr()[f"{layout.FORGETTING}/{metric}"][index, :])
+        marker = self._row(index)
+        if marker is None:
+            return np.full(self.shape[1], np.nan, dtype=self.dtype)
+        problem = self._check_chunk(layout.FORGETTING, metric, index, marker)
+        if problem is not None:
+            raise StoreDamagedError(problem)
+        return self._read_chunks(layout.FORGETTING, metric, [index])[0]
 
     def summary(self, task: str | int) -> dict[str, Any] | None:
         """The metadata written with a task's row, or ``None`` if the row is unfinished."""
-        marker = self._row_marker(self.task_index(task))
-        try:
-            return dict(json.loads(marker.read_text())["summary"])
-        except FileNotFoundError:
+        marker = self._row(self.task_index(task))
+        if marker is None:
             return None
+        return dict(marker.get("summary") or {})
 
     def tasks_table(self) -> pd.DataFrame:
         """The static task table (index ``task``; columns such as ``group``) as created."""
         if self._tasks_table is None:
-            self._tasks_table = _read_table(self._path / layout.TASKS_FILE, "task")
+            self._tasks_table = self._read_table(layout.TASKS_FILE, "task")
         return self._tasks_table.copy()
 
     def tasks(self) -> pd.DataFrame:
@@ -297,7 +324,7 @@ class ForgettingStore:
     def examples(self) -> pd.DataFrame:
         """The example table (index ``example``; columns such as ``source``, ``text``)."""
         if self._examples_table is None:
-            self._examples_table = _read_table(self._path / layout.EXAMPLES_FILE, "example")
+            self._examples_table = self._read_table(layout.EXAMPLES_FILE, "example")
         return self._examples_table.copy()
 
     def groups(self) -> dict[str, list[str]]:
@@ -394,21 +421,249 @@ class ForgettingStore:
     def _read_matrix(self, kind: str, metric: str | None, finished_only: bool) -> np.ndarray:
         metric = self._metric(metric)
         mask = self.finished_mask()
+        for index in np.flatnonzero(mask):
+            marker = self._row(int(index))
+            if marker is None:  # rewritten by another writer just now: unfinished
+                mask[index] = False
+                continue
+            problem = self._check_chunk(kind, metric, int(index), marker)
+            if problem is not None:
+                raise StoreDamagedError(problem)
         rows = np.flatnonzero(mask)
-        array = self._zarr()[f"{kind}/{metric}"]
         # Only chunks of finished rows are read: an unfinished row may be torn mid-write.
-        if len(rows) == len(mask):
-            return np.asarray(array[:])
         data = (
-            np.asarray(array.get_orthogonal_selection((rows, slice(None))))
+            self._read_chunks(kind, metric, None if len(rows) == len(mask) else list(rows))
             if len(rows)
             else np.empty((0, self.shape[1]), dtype=self.dtype)
         )
-        if finished_only:
+        if finished_only or len(rows) == len(mask):
             return data
         full = np.full(self.shape, np.nan, dtype=self.dtype)
         full[rows] = data
         return full
+
+    # ------------------------------------------------------------------ integrity
+    def verify(self) -> list[str]:
+        """Check every file of the store; returns one line per damaged file (empty: all fine).
+
+        Reads the tables, every array's metadata, every done-marker and every finished row's
+        chunks (and the before-scores), comparing them with their recorded checksums. Files
+        written by versions that recorded no checksum are only checked to be readable.
+        """
+        problems: list[str] = []
+        for name, key in ((layout.TASKS_FILE, "task"), (layout.EXAMPLES_FILE, "example")):
+            try:
+                self._read_table(name, key)
+            except StoreDamagedError as error:
+                problems.append(str(error))
+        kinds = [layout.FORGETTING] + ([layout.AFTER] if self.has_scores else [])
+        arrays_ok = True
+        for kind in kinds + ([layout.BEFORE] if self.has_scores else []):
+            for metric in self.metrics:
+                try:
+                    self._array(kind, metric)
+                except StoreDamagedError as error:
+                    problems.append(str(error))
+                    arrays_ok = False
+        if not arrays_ok:
+            return problems
+        try:
+            mask = self.finished_mask()
+        except StoreDamagedError as error:
+            return [*problems, str(error)]
+        for index in np.flatnonzero(mask):
+            problems += self._row_problems(int(index), kinds)
+        if self.has_scores:
+            try:
+                marker = self._read_marker(self._path / layout.BEFORE_MARKER, "the before-scores")
+            except StoreDamagedError as error:
+                problems.append(str(error))
+                marker = None
+            for metric in self.metrics if marker is not None else ():
+                problem = self._check_chunk(layout.BEFORE, metric, None, marker, decode=True)
+                if problem is not None:
+                    problems.append(problem)
+        return problems
+
+    def damaged_rows(self) -> dict[int, str]:
+        """Finished rows whose done-marker or chunks are damaged: {row index: what is wrong}."""
+        kinds = [layout.FORGETTING] + ([layout.AFTER] if self.has_scores else [])
+        damaged = {}
+        for index in np.flatnonzero(self.finished_mask()):
+            problems = self._row_problems(int(index), kinds, decode=False)
+            if problems:
+                damaged[int(index)] = problems[0]
+        return damaged
+
+    def before_damage(self) -> str | None:
+        """What is wrong with the stored before-scores, or ``None`` (also when not written)."""
+        if not self.has_scores:
+            return None
+        try:
+            marker = self._read_marker(self._path / layout.BEFORE_MARKER, "the before-scores")
+        except StoreDamagedError as error:
+            return str(error)
+        if marker is None:
+            return None
+        for metric in self.metrics:
+            problem = self._check_chunk(layout.BEFORE, metric, None, marker, decode=False)
+            if problem is not None:
+                return problem
+        return None
+
+    def unmark_row(self, task: str | int) -> None:
+        """Delete a row's done-marker, so the row counts as unfinished (to recompute it)."""
+        self._row_marker(self.task_index(task)).unlink(missing_ok=True)
+
+    def unmark_before(self) -> None:
+        """Delete the before-scores' done-marker, so they count as not written."""
+        (self._path / layout.BEFORE_MARKER).unlink(missing_ok=True)
+
+    def _row_problems(self, index: int, kinds: Sequence[str], decode: bool = True) -> list[str]:
+        try:
+            marker = self._row(index)
+        except StoreDamagedError as error:
+            return [str(error)]
+        if marker is None:
+            return []
+        problems = []
+        for kind in kinds:
+            for metric in self.metrics:
+                problem = self._check_chunk(kind, metric, index, marker, decode=decode)
+                if problem is not None:
+                    problems.append(problem)
+        return problems
+
+    def _row(self, index: int) -> dict[str, Any] | None:
+        return self._read_marker(self._row_marker(index), f"row {self.task_ids[index]!r}")
+
+    def _read_marker(self, path: Path, what: str) -> dict[str, Any] | None:
+        try:
+            document = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("summary", {}), dict):
+            raise self._damaged(path, f"(the done-marker of {what}) is not valid JSON", _ROW_HINT)
+        return document
+
+    def _chunk_path(self, kind: str, metric: str, index: int | None) -> Path:
+        coords = (0,) if index is None else (index, 0)
+        key = self._array(kind, metric).metadata.encode_chunk_key(coords)
+        return self._path / layout.MATRIX_DIR / kind / metric / key
+
+    def _check_chunk(
+        self,
+        kind: str,
+        metric: str,
+        index: int | None,
+        marker: Mapping[str, Any],
+        *,
+        decode: bool = False,
+    ) -> str | None:
+        """What is wrong with a finished row's (or the before-scores') chunk, or ``None``.
+
+        Compared with the checksum in its done-marker; a marker without one (older stores) is
+        not verified. Each chunk is hashed once per store object for the same checksum.
+        """
+        checksums = marker.get("checksums")
+        key = f"{kind}/{metric}"
+        path = self._chunk_path(kind, metric, index)
+        what = "the before-scores" if index is None else f"row {self.task_ids[index]!r}"
+        hint = _ROW_HINT if self.kind == "collected" else _TABLE_HINT
+        if isinstance(checksums, Mapping) and key in checksums:
+            expected = checksums[key]
+            cache = (str(path), expected)
+            if cache in self._verified:
+                return None
+            actual = _sha256(path)
+            if actual != expected:
+                if actual is None:
+                    return str(self._damaged(path, f"(data of {what}) is missing", hint))
+                return str(
+                    self._damaged(
+                        path, f"(data of {what}) differs from its recorded checksum", hint
+                    )
+                )
+            self._verified.add(cache)
+            return None
+        if decode:  # no checksum recorded: at least check the chunk reads
+            try:
+                self._read_chunks(kind, metric, None if index is None else [index])
+            except StoreDamagedError as error:
+                return str(error)
+        return None
+
+    def _array(self, kind: str, metric: str) -> Any:
+        name = f"{kind}/{metric}"
+        if name in self._arrays:
+            return self._arrays[name]
+        where = self._path / layout.MATRIX_DIR / kind / metric / "zarr.json"
+        try:
+            array = self._zarr()[name]
+        except Exception:  # zarr raises KeyError, FileNotFoundError, its own errors, ...
+            self._zarr_root = None
+            hint = _TABLE_HINT
+            raise self._damaged(where, "(array metadata) is missing or unreadable", hint) from None
+        m, n = self.shape
+        shape, chunks = ((n,), (n,)) if kind == layout.BEFORE else ((m, n), (1, n))
+        if (
+            tuple(array.shape) != shape
+            or tuple(array.chunks) != chunks
+            or array.dtype != self.dtype
+            or not hasattr(array, "metadata")
+        ):
+            self._zarr_root = None
+            what = f"(array metadata) does not match the manifest (shape {array.shape})"
+            raise self._damaged(where, what, _TABLE_HINT)
+        self._arrays[name] = array
+        return array
+
+    def _read_chunks(self, kind: str, metric: str, rows: list[int] | None) -> np.ndarray:
+        """Rows ``rows`` of an array (all of it for ``None``), naming the chunk that fails."""
+        array = self._array(kind, metric)
+        try:
+            if rows is None:
+                return np.asarray(array[:])
+            return np.asarray(array.get_orthogonal_selection((rows, slice(None))))
+        except Exception:
+            pass
+        hint = _ROW_HINT if self.kind == "collected" else _TABLE_HINT
+        for index in [None] if kind == layout.BEFORE else rows or range(self.shape[0]):
+            try:
+                np.asarray(array[:] if index is None else array[index, :])
+            except Exception:
+                path = self._chunk_path(kind, metric, index)
+                raise self._damaged(path, "(a matrix chunk) cannot be read", hint) from None
+        where = self._path / layout.MATRIX_DIR / kind / metric
+        raise self._damaged(where, "cannot be read", hint)
+
+    def _read_table(self, name: str, key: str) -> pd.DataFrame:
+        path = self._path / name
+        expected = (self._manifest.get("checksums") or {}).get(name)
+        if expected is not None and (str(path), expected) not in self._verified:
+            actual = _sha256(path)
+            if actual is None:
+                raise self._damaged(path, "is missing", _TABLE_HINT)
+            if actual != expected:
+                raise self._damaged(path, "differs from its recorded checksum", _TABLE_HINT)
+        try:
+            frame = _read_table(path, key)
+        except FileNotFoundError:
+            raise self._damaged(path, "is missing", _TABLE_HINT) from None
+        except Exception:  # pyarrow raises many kinds on garbled files
+            raise self._damaged(path, "is not a readable parquet table", _TABLE_HINT) from None
+        count = self.shape[0 if key == "task" else 1]
+        if len(frame) != count or not frame.index.is_unique:
+            what = f"has {len(frame)} rows (unique ids expected), the manifest says {count}"
+            raise self._damaged(path, what, _TABLE_HINT)
+        if expected is not None:
+            self._verified.add((str(path), expected))
+        return frame
+
+    def _damaged(self, path: Path, what: str, hint: str) -> StoreDamagedError:
+        return StoreDamagedError(f"store file {str(path)!r} {what}; {hint}")
 
 
 def open_store(path: str | os.PathLike[str]) -> ForgettingStore:
@@ -418,6 +673,10 @@ def open_store(path: str | os.PathLike[str]) -> ForgettingStore:
     """
     path = Path(path)
     manifest_path = path / layout.MANIFEST_FILE
+    if path.exists() and not path.is_dir():
+        raise StoreNotFoundError(
+            f"{str(path)!r} is a file, not a run directory; pass the folder of a forgetmap store"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
     except FileNotFoundError:
@@ -425,15 +684,41 @@ def open_store(path: str | os.PathLike[str]) -> ForgettingStore:
         raise StoreNotFoundError(
             f"{str(path)!r} {what}; create one with `forgetmap import` or `forgetmap collect`"
         ) from None
-    except json.JSONDecodeError as error:
-        raise StoreError(f"{str(manifest_path)!r} is not valid JSON: {error}") from None
-    if manifest.get("format") != layout.FORMAT_NAME:
+    except (ValueError, OSError) as error:
+        raise StoreDamagedError(
+            f"{str(manifest_path)!r} is not valid JSON ({error}); restore the file"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT_NAME:
         raise StoreError(f"{str(manifest_path)!r} is not a forgetmap store manifest")
     if int(manifest.get("version", 0)) > layout.FORMAT_VERSION:
         raise StoreError(
             f"store {str(path)!r} has format version {manifest['version']}; "
             "upgrade forgetmap to read it"
         )
+    missing = [key for key in _MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise StoreDamagedError(
+            f"store manifest {str(manifest_path)!r} lacks {', '.join(missing)}; restore the file"
+        )
+    metrics = manifest["metrics"]
+    if not (
+        all(
+            isinstance(manifest[key], int) and manifest[key] > 0
+            for key in ("n_tasks", "n_examples")
+        )
+        and isinstance(metrics, list)
+        and metrics
+        and all(isinstance(metric, str) for metric in metrics)
+        and manifest["dtype"] in _FLOAT_DTYPES
+    ):
+        raise StoreDamagedError(
+            f"store manifest {str(manifest_path)!r} has invalid shape, metrics or dtype; "
+            "restore the file"
+        )
+    for name in (layout.TASKS_FILE, layout.EXAMPLES_FILE, layout.MATRIX_DIR, layout.ROWS_DIR):
+        if not (path / name).exists():
+            hint = _ROW_HINT if name == layout.ROWS_DIR else _TABLE_HINT
+            raise StoreDamagedError(f"store file {str(path / name)!r} is missing; {hint}")
     return ForgettingStore(path, manifest)
 
 
@@ -523,6 +808,9 @@ def create_store(
         (staging / layout.ROWS_DIR).mkdir()
         _write_table(staging / layout.TASKS_FILE, task_frame)
         _write_table(staging / layout.EXAMPLES_FILE, example_frame)
+        manifest["checksums"] = {
+            name: _sha256(staging / name) for name in (layout.TASKS_FILE, layout.EXAMPLES_FILE)
+        }
         _create_arrays(staging, manifest)
         atomic_write_json(staging / layout.MANIFEST_FILE, manifest)
         store = ForgettingStore(staging, manifest)
@@ -552,9 +840,9 @@ def _existing_store(path: Path) -> ForgettingStore | None:
 
 
 def _move_into_place(staging: Path, path: Path) -> None:
-    if path.exists():
-        path.rmdir()  # empty, checked above
     try:
+        if path.exists():
+            path.rmdir()  # empty, checked above (unless another writer got there first)
         os.rename(staging, path)
     except OSError:
         # Another process created the store first; accept it only if it is the same store.
@@ -594,7 +882,7 @@ def _fill_rows(
     summaries: Sequence[Mapping[str, Any]] | None,
 ) -> None:
     matrices = forgetting if isinstance(forgetting, Mapping) else {store.metrics[0]: forgetting}
-    root = store._zarr()
+    written_metrics = []
     for metric, matrix in matrices.items():
         metric = store._metric(metric)
         array = np.asarray(matrix, dtype=store.dtype)
@@ -602,13 +890,26 @@ def _fill_rows(
             raise StoreError(
                 f"matrix of {metric!r} has shape {array.shape}, expected {store.shape}"
             )
-        root[f"{layout.FORGETTING}/{metric}"][:] = array
+        store._array(layout.FORGETTING, metric)[:] = array
+        written_metrics.append(metric)
     written = _now()
     for index, task_id in enumerate(store.task_ids):
         summary = dict(summaries[index]) if summaries is not None else {}
+        checksums = {
+            f"{layout.FORGETTING}/{metric}": _sha256(
+                store._chunk_path(layout.FORGETTING, metric, index)
+            )
+            for metric in written_metrics
+        }
         atomic_write_json(
             store._row_marker(index),
-            {"task": task_id, "index": index, "written_at": written, "summary": summary},
+            {
+                "task": task_id,
+                "index": index,
+                "written_at": written,
+                "summary": summary,
+                "checksums": checksums,
+            },
         )
 
 
@@ -639,6 +940,18 @@ def _read_table(path: Path, key: str) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     frame[key] = frame[key].astype(str)
     return frame.set_index(key)
+
+
+def _sha256(path: Path) -> str | None:
+    """Hex SHA-256 of a file's bytes, or ``None`` when it does not exist (an unwritten chunk)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return digest.hexdigest()
 
 
 def _save_npy(path: Path, data: np.ndarray) -> None:
