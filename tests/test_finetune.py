@@ -78,3 +78,21 @@ def test_bad_input_exits_2_and_touches_nothing(cli, tmp_path, case):
         assert [p.name for p in out.iterdir()] == ["notes.txt"]
     elif case == "unknown task":
         assert not out.exists()
+
+
+def test_a_write_error_while_saving_is_one_line(cli, tmp_path, monkeypatch):
+    import errno
+
+    import forgetmap.lm
+
+    def full_disk(loaded, target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(forgetmap.lm, "save_checkpoint", full_disk)
+    out = tmp_path / "out"
+    result = cli("finetune", TINY, "--task", "money", "--out", out)
+    assert result.code == 2, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("forgetmap: error")]
+    assert len(errors) == 1 and "Traceback" not in result.err  # one line after the progress bar
+    assert "cannot write the checkpoint" in errors[0] and "No space left" in errors[0]
+    assert not (out / "forgetmap-finetune.json").exists()

@@ -8,7 +8,6 @@ model fine-tuned from the store's base model the way the store's tasks were.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +18,8 @@ from typing import Any
 from forgetmap.collect._plan import TaskPlan, plan_run
 from forgetmap.collect._work import configure_process, fine_tuned, torch_threads_kept
 from forgetmap.config import ExperimentConfig
-from forgetmap.errors import ConfigError
+from forgetmap.errors import ConfigError, OutputPathError
+from forgetmap.store._atomic import atomic_write_json
 
 __all__ = ["MARKER", "PreparedFinetune", "finetune_task", "prepare_finetune"]
 
@@ -62,7 +62,12 @@ class PreparedFinetune:
                 trained,
                 train_seconds,
             ):
-                save_checkpoint(loaded, target)
+                try:
+                    save_checkpoint(loaded, target)
+                except OSError as error:  # a full disk, a folder made read-only meanwhile
+                    raise OutputPathError(
+                        f"cannot write the checkpoint to {str(target)!r}: {error.strerror or error}"
+                    ) from None
             summary = {
                 "task": task.id,
                 "group": task.group,
@@ -79,7 +84,12 @@ class PreparedFinetune:
                 "train_seconds": round(train_seconds, 3),
                 "seconds": round(time.perf_counter() - start, 3),
             }
-        (target / MARKER).write_text(json.dumps(summary, indent=1) + "\n")
+        try:
+            atomic_write_json(target / MARKER, summary)
+        except OSError as error:
+            raise OutputPathError(
+                f"cannot write {str(target / MARKER)!r}: {error.strerror or error}"
+            ) from None
         return summary
 
 
