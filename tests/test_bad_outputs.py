@@ -215,3 +215,26 @@ def test_a_write_error_is_one_line_and_leaves_the_store(cli, tmp_path, run, monk
     result = cli("evaluate", run, "--k", 5, "--seeds", 1, "--json", tmp_path / "e.json")
     _refused(result, "cannot write --json", repr(str(tmp_path / "e.json")), "No space left")
     assert _snapshot(tmp_path) == before
+
+
+def test_a_full_disk_in_the_middle_of_a_job_is_one_line(tmp_path, monkeypatch, capsys):
+    """A write that fails deep inside a long job (a row of collect, a replay run) for want of
+    space is one line and exit 2; an OSError that is not the machine's stays a traceback."""
+    import errno
+
+    from forgetmap.cli import _app
+
+    def job(error: OSError):
+        def run(**kwargs):
+            raise error
+
+        return run
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "c" / "0"))
+    monkeypatch.setattr(_app, "app", job(full))
+    assert _app.main(["collect"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device writing" in err and "c/0" in err
+    monkeypatch.setattr(_app, "app", job(OSError(errno.EBADF, "Bad file descriptor")))
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        _app.main(["collect"])

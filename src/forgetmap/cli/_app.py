@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import sys
 from typing import Annotated
@@ -20,6 +21,10 @@ from forgetmap.cli._output import Output
 from forgetmap.errors import ForgetmapError
 
 EXIT_BAD_INPUT = 2
+#: Errors of the machine rather than of forgetmap, met while writing in the middle of a long
+#: job (a full disk, a quota, a file system remounted read-only): reported as one line, since
+#: a traceback would add nothing the user can act on. Other OSErrors propagate.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 class OutputFormat(enum.StrEnum):
@@ -73,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"forgetmap: error: {error} (FORGETMAP_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        if debug or error.errno not in _WRITE_ERRNOS:
+            raise
+        where = f" writing {error.filename!r}" if error.filename else ""
+        print(
+            f"forgetmap: error: {error.strerror}{where}; free space or give another --out, then "
+            "run the same command again (FORGETMAP_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     except getattr(click_errors, "NoArgsIsHelpError", ()) as error:
         print(error.ctx.get_help() if error.ctx else "", file=sys.stdout)
