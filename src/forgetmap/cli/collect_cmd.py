@@ -25,11 +25,13 @@ def collect(
     threads: ThreadsOption = None,
 ) -> None:
     """Fine-tune on each task and store the forgetting matrix."""
+    from forgetmap._outputs import check_output_dir
     from forgetmap.collect import RunProgress, prepare_run
     from forgetmap.config import load_config
 
     out_ = output(ctx)
     experiment, base_dir = load_config(config)
+    check_output_dir(out, "--out", noun="run directory")
     prepared = prepare_run(
         experiment,
         out,

@@ -24,7 +24,7 @@ def export(
     from forgetmap.store import open_store
 
     files = output_files(out)  # refuses an unknown extension first
-    check_output_file(out, companions=files[1:])
+    check_output_file(out, "--out", companions=files[1:])
     matrix = store_matrix(open_store(run), metric)
     with writing(out):
         written = write_matrix(matrix, out)

@@ -26,7 +26,7 @@ def finetune(
     from forgetmap.config import load_config
 
     out_ = output(ctx)
-    check_output_dir(out)
+    check_output_dir(out, "--out")
     experiment, base_dir = load_config(config)
     prepared = prepare_finetune(experiment, task, out, base_dir=base_dir)
     out_.message(

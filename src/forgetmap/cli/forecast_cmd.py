@@ -57,7 +57,7 @@ def forecast(
     from forgetmap.store import open_store
 
     out_ = output(ctx)
-    check_output_file(out)  # before the model loads and the probes are scored
+    check_output_file(out, "--out")  # before the model loads and the probes are scored
     store = open_store(run)
     result = run_forecast(
         store,

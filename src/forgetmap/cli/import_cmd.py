@@ -26,7 +26,7 @@ def import_(
     """Import a matrix file (.npy, .csv, .parquet) into a new store."""
     from forgetmap.io import import_matrix
 
-    check_output_dir(out)
+    check_output_dir(out, "--out")
     with writing(out):
         store = import_matrix(path, out, meta=meta, metric=metric)
     m, n = store.shape

@@ -29,7 +29,7 @@ def replay(
     from forgetmap.replay import run_replay
 
     out_ = output(ctx)
-    check_output_dir(out)
+    check_output_dir(out, "--out")
 
     def progress(line: str) -> None:
         out_.message(f"run {line}")

@@ -34,7 +34,7 @@ def report(
     """Write an offline HTML report of a store and its results."""
     from forgetmap.report import write_report
 
-    check_output_file(out)
+    check_output_file(out, "--out")
     path = write_report(run, out, rank=rank, metric=metric, replay=replay, max_cells=max_cells)
     size = path.stat().st_size
     output(ctx).result(

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from forgetmap._outputs import check_output_dir
 from forgetmap.collect._executors import make_executor
 from forgetmap.collect._plan import RunPlan, plan_run
 from forgetmap.collect._progress import RunProgress
@@ -28,12 +29,7 @@ from forgetmap.collect._work import (
     torch_threads_kept,
 )
 from forgetmap.config import ExperimentConfig
-from forgetmap.errors import (
-    DataSourceError,
-    StoreConflictError,
-    StoreError,
-    StoreNotFoundError,
-)
+from forgetmap.errors import DataSourceError, StoreConflictError, StoreNotFoundError
 from forgetmap.store import ForgettingStore, create_store, open_store
 from forgetmap.store._claims import CLAIM_SUFFIX, DEFAULT_CLAIM_TIMEOUT, Claims
 from forgetmap.store._layout import ROWS_DIR
@@ -309,25 +305,7 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
 
 def check_out(out: Path) -> None:
     """Refuse a run directory that is a file or cannot be written, before any model loads."""
-    if out.exists() and not out.is_dir():
-        raise StoreConflictError(
-            f"--out {str(out)!r} is a file, not a run directory; pass a new or existing folder"
-        )
-    existing = out
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if existing != out and not existing.is_dir():
-        raise StoreConflictError(
-            f"--out {str(out)!r} cannot be created: {str(existing)!r} is a file, not a folder"
-        )
-    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
-        what = "run directory" if existing == out else "folder"
-        raise StoreError(
-            f"--out {str(out)!r}: the {what} {str(existing)!r} is not writable; "
-            "pass another --out or fix its permissions"
-        )
+    check_output_dir(out, noun="run directory")
 
 
 def repair_damaged(store: ForgettingStore) -> list[str]:
