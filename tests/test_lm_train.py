@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -20,6 +23,7 @@ from forgetmap.lm import (
     score_nll,
     task_batches,
 )
+from forgetmap.lm._adapter import has_adapter
 
 LORA = TrainingSettings(method="lora", steps=12, learning_rate=1e-2, batch_size=3, seed=1)
 FULL = TrainingSettings(method="full", steps=12, learning_rate=3e-3, batch_size=3, seed=1)
@@ -193,6 +197,8 @@ def test_bad_checkpoints_are_refused(tiny, tmp_path):
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"target_modules": ()}, "target_modules"),
         ({"schedule": "step"}, "schedule"),
+        ({"lora_layers": ()}, "lora_layers"),
+        ({"lora_layers": (1, 1)}, "lora_layers"),
     ],
 )
 def test_bad_training_settings_are_refused(kwargs, problem):
@@ -203,3 +209,49 @@ def test_bad_training_settings_are_refused(kwargs, problem):
 def test_full_finetuning_refuses_a_model_with_an_adapter(tiny, task):
     with base_weights(tiny, LORA), pytest.raises(ConfigError, match="LoRA adapter"):
         finetune(tiny, task_batches(task, FULL, seed=0), FULL)
+
+
+def test_lora_layers_adapt_only_the_named_layers_and_end_the_backward_there(tiny, task):
+    """Negative indices count from the top; layers below the lowest adapted one get no gradient
+    (the backward pass stops there), and training still changes the model."""
+    n_layers = tiny.model.config.num_hidden_layers
+    settings = dataclasses.replace(LORA, lora_layers=(-1,))
+    with base_weights(tiny, settings):
+        adapted = {
+            re.search(r"\.(\d+)\.", name).group(1)
+            for name, parameter in tiny.model.named_parameters()
+            if parameter.requires_grad
+        }
+        assert adapted == {str(n_layers - 1)}
+        layers = next(
+            module
+            for module in tiny.model.modules()
+            if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers
+        )
+        needs_grad: dict[int, bool] = {}
+
+        def record(index: int):
+            def hook(module, args, out) -> None:
+                output = out[0] if isinstance(out, tuple) else out
+                needs_grad.setdefault(index, output.requires_grad)
+
+            return hook
+
+        hooks = [layer.register_forward_hook(record(i)) for i, layer in enumerate(layers)]
+        try:
+            summary = finetune(tiny, task_batches(task, settings, seed=0), settings)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        assert summary.steps == settings.steps
+        assert needs_grad == {i: i == n_layers - 1 for i in range(n_layers)}
+
+
+def test_lora_layers_outside_the_model_are_refused(tiny):
+    settings = dataclasses.replace(LORA, lora_layers=(0, 99))
+    with (
+        pytest.raises(ConfigError, match=r"lora_layers \[99\] outside"),
+        base_weights(tiny, settings),
+    ):
+        pass
+    assert not has_adapter(tiny.model)

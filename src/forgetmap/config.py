@@ -229,6 +229,10 @@ class TrainingConfig(_Strict):
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     # Module names that get adapters; unset: a sensible default for the architecture.
     target_modules: list[str] | None = Field(None, min_length=1)
+    # Transformer layers that get adapters (0-based; negative indices count from the top, so
+    # [-8, -7, ..., -1] is the top eight); unset: every layer. Adapting only upper layers stops
+    # the backward pass at the lowest adapted layer, so each step costs less.
+    lora_layers: list[int] | None = Field(None, min_length=1)
     # Peak learning rate of AdamW.
     learning_rate: float = Field(2e-4, gt=0)
     # Optimizer steps per task.
@@ -255,8 +259,9 @@ class TrainingConfig(_Strict):
         from forgetmap.lm import TrainingSettings
 
         values = self.model_dump()
-        if values["target_modules"] is not None:
-            values["target_modules"] = tuple(values["target_modules"])
+        for name in ("target_modules", "lora_layers"):
+            if values[name] is not None:
+                values[name] = tuple(values[name])
         return TrainingSettings(**values)
 
 

@@ -34,6 +34,7 @@ def attach_lora(model: Any, settings: TrainingSettings) -> Any:
         lora_alpha=settings.lora_alpha,
         lora_dropout=settings.lora_dropout,
         target_modules=list(settings.target_modules) if settings.target_modules else None,
+        layers_to_transform=_layer_indices(model, settings.lora_layers),
         # GPT-2 stores its projections transposed (Conv1D); peft needs to be told.
         fan_in_fan_out=model_type == "gpt2",
         task_type="CAUSAL_LM",
@@ -51,6 +52,30 @@ def attach_lora(model: Any, settings: TrainingSettings) -> Any:
                 f"cannot place LoRA adapters on this {model_type or 'model'} ({error}); "
                 "name the modules with target_modules"
             ) from error
+
+
+def _layer_indices(model: Any, layers: tuple[int, ...] | None) -> list[int] | None:
+    """``layers`` as peft's non-negative indices, negative ones counted from the top layer."""
+    if layers is None:
+        return None
+    config = model.config
+    count = next(
+        (
+            getattr(config, name)
+            for name in ("num_hidden_layers", "n_layer", "num_layers")
+            if isinstance(getattr(config, name, None), int)
+        ),
+        None,
+    )
+    if count is None:
+        raise ConfigError("lora_layers needs the model's number of layers, which its config lacks")
+    outside = [layer for layer in layers if not -count <= layer < count]
+    if outside:
+        raise ConfigError(
+            f"lora_layers {outside} outside this model's {count} layers "
+            f"(use 0..{count - 1}, or -{count}..-1 from the top)"
+        )
+    return sorted(layer % count for layer in layers)
 
 
 @contextmanager

@@ -20,6 +20,9 @@ class TrainingSettings:
     lora_alpha: float = 16  # the update is scaled by alpha / r
     lora_dropout: float = 0.0  # dropout on the adapter's input (0: deterministic training)
     target_modules: tuple[str, ...] | None = None  # None: peft's default for the architecture
+    # Which transformer layers get adapters (0-based; negative counts from the top), None: all.
+    # Adapting only the upper layers ends the backward pass there, which makes each step cheaper.
+    lora_layers: tuple[int, ...] | None = None
     learning_rate: float = 2e-4  # peak learning rate, reached after warm-up
     steps: int = 20  # optimizer steps (one batch each)
     batch_size: int = 4  # examples per step
@@ -37,6 +40,12 @@ class TrainingSettings:
             self.target_modules = tuple(self.target_modules)
             if not self.target_modules:
                 raise ConfigError("target_modules must name at least one module (or be None)")
+        if self.lora_layers is not None:
+            self.lora_layers = tuple(int(layer) for layer in self.lora_layers)
+            if not self.lora_layers:
+                raise ConfigError("lora_layers must name at least one layer (or be None)")
+            if len(set(self.lora_layers)) != len(self.lora_layers):
+                raise ConfigError(f"lora_layers names a layer twice: {list(self.lora_layers)}")
         for name in ("steps", "batch_size", "lora_rank"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"training {name} must be at least 1, got {getattr(self, name)}")

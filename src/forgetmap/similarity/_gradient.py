@@ -192,6 +192,7 @@ def store_gradient_similarity(
         "target_modules": None
         if settings.target_modules is None
         else list(settings.target_modules),
+        "lora_layers": None if settings.lora_layers is None else list(settings.lora_layers),
         "seed": settings.seed,
         "learning_rate": settings.learning_rate,
         "task_gradient": "mean of per-example gradients of each training example's mean NLL",
