@@ -8,7 +8,17 @@ import pytest
 from forgetmap.predict import KNN, evaluate, make_estimator
 from forgetmap.predict._loo import LeaveOneOut
 
-METHODS = ["mean", "additive", "multiplicative", "lowrank", "lowrank_tuned", "knn"]
+METHODS = [
+    "mean",
+    "additive",
+    "multiplicative",
+    "lowrank",
+    "lowrank_tuned",
+    "knn",
+    "auto",
+    "knn_tuned",
+    "additive_tuned",
+]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""lowrank_tuned: rank and ridge chosen by inner validation on the training rows alone."""
+"""Tuned methods and auto: settings (and method) chosen by inner validation on the training rows
+alone."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import numpy as np
 import pytest
 
 from forgetmap.errors import PredictionError
-from forgetmap.predict import ALL_METHODS, LowRank, TunedLowRank, evaluate, make_estimator
-from forgetmap.predict._tuned import select_rank_and_ridge
+from forgetmap.predict import (
+    ALL_METHODS,
+    Auto,
+    LowRank,
+    TunedLowRank,
+    _tuned,
+    evaluate,
+    make_estimator,
+)
+from forgetmap.predict._tuned import AUTO_CANDIDATES, select_candidate
 
 
 def planted(rank: int, noise: float, m: int = 16, n: int = 400, seed: int = 0) -> np.ndarray:
@@ -53,9 +62,9 @@ def test_the_choice_is_seeded_and_reads_only_the_training_rows():
     rows = np.arange(8)
     other = Z.copy()
     other[8:] = np.nan  # rows outside the training rows are never read
-    kwargs = dict(ranks=(1, 2, 3), alphas=(1.0, 10.0), k=30, n_rows=8, n_draws=1, max_columns=100)
-    a = select_rank_and_ridge(Z, rows, rng=np.random.default_rng(7), **kwargs)
-    b = select_rank_and_ridge(other, rows, rng=rng, **kwargs)
+    kwargs = dict(k=30, n_rows=8, n_draws=1, max_columns=100)
+    a = select_candidate(Z, rows, AUTO_CANDIDATES, rng=np.random.default_rng(7), **kwargs)
+    b = select_candidate(other, rows, AUTO_CANDIDATES, rng=rng, **kwargs)
     assert a == b
 
 
@@ -77,7 +86,7 @@ def test_masked_rows_are_validated_on_what_was_measured():
 def test_bad_settings_are_refused():
     with pytest.raises(PredictionError, match="max_columns > k"):
         TunedLowRank(k=50, max_columns=40).fit(planted(2, 0.1))
-    with pytest.raises(PredictionError, match="one rank"):
+    with pytest.raises(PredictionError, match="one candidate"):
         TunedLowRank(ranks=()).fit(planted(2, 0.1))
 
 
@@ -92,3 +101,38 @@ def test_it_beats_a_fixed_rank_where_the_fixed_rank_overfits():
     document = evaluate(Z, methods=["lowrank", "lowrank_tuned", "mean"], k=10, seeds=3)
     rmse = {name: document["methods"][name]["rmse"] for name in document["methods"]}
     assert rmse["lowrank_tuned"] < rmse["lowrank"] and rmse["lowrank_tuned"] < rmse["mean"]
+
+
+def test_inner_validation_from_shared_statistics_equals_refitting(monkeypatch):
+    """On a complete matrix every inner fit is a downdate; forcing a refit per inner fold must
+    give the same errors for every candidate."""
+    Z = planted(2, 0.3, m=10, n=200, seed=6)
+    kwargs = dict(k=20, n_rows=5, n_draws=2, max_columns=150)
+    fast_choice, fast = select_candidate(
+        Z, np.arange(10), AUTO_CANDIDATES, rng=np.random.default_rng(3), **kwargs
+    )
+    monkeypatch.setattr(_tuned, "_shared_statistics", lambda sub: None)
+    slow_choice, slow = select_candidate(
+        Z, np.arange(10), AUTO_CANDIDATES, rng=np.random.default_rng(3), **kwargs
+    )
+    assert fast.keys() == slow.keys() and len(fast) == len(AUTO_CANDIDATES) - 4  # not rank 8
+    np.testing.assert_allclose([fast[c] for c in fast], [slow[c] for c in fast], rtol=1e-6)
+    assert fast_choice == slow_choice
+
+
+def test_auto_chooses_the_method_that_fits_the_structure():
+    rng = np.random.default_rng(8)
+    additive = (
+        rng.normal(size=(14, 1)) + rng.normal(size=(1, 300)) + 0.3 * rng.normal(size=(14, 300))
+    )
+    assert Auto(k=30, random_state=0).fit(additive).choice_.method in ("additive", "knn")
+    lowrank = Auto(k=30, random_state=0).fit(planted(3, 0.05, m=14, n=300))
+    assert lowrank.choice_.method == "lowrank" and lowrank.choice_.settings()["rank"] == 3
+    assert isinstance(lowrank.estimator_, LowRank) and lowrank.estimator_.rank == 3
+
+
+def test_auto_and_tuned_methods_are_registered_with_the_evaluations_k():
+    for name in ("auto", "knn_tuned", "additive_tuned"):
+        assert name in ALL_METHODS and make_estimator(name, seed=1, k=7).k == 7
+    methods = {c.method for c in make_estimator("knn_tuned").candidates}
+    assert methods == {"knn"}

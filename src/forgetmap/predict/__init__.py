@@ -18,7 +18,7 @@ from forgetmap.predict._logistic import LogisticAdditive, LogisticLowRank
 from forgetmap.predict._lowrank import LowRank, Multiplicative
 from forgetmap.predict._mean import ColumnMean
 from forgetmap.predict._registry import ALL_METHODS, make_estimator
-from forgetmap.predict._tuned import TunedLowRank
+from forgetmap.predict._tuned import Auto, Candidate, Tuned, TunedLowRank
 from forgetmap.predict.baselines import CalibratedScore, RepresentationDotProduct
 from forgetmap.predict.probing import active_probes, random_probes
 from forgetmap.predict.protocol import draw_probes, evaluate, make_folds, parse_split
@@ -28,7 +28,9 @@ __all__ = [
     "ALL_METHODS",
     "KNN",
     "Additive",
+    "Auto",
     "CalibratedScore",
+    "Candidate",
     "ColumnMean",
     "CompletionConvergenceWarning",
     "CompletionEstimator",
@@ -38,6 +40,7 @@ __all__ = [
     "Multiplicative",
     "RepresentationDotProduct",
     "StreamingEstimator",
+    "Tuned",
     "TunedLowRank",
     "active_probes",
     "draw_probes",

@@ -23,11 +23,11 @@ from forgetmap.predict._base import CompletionEstimator
 from forgetmap.predict._knn import KNN
 from forgetmap.predict._lowrank import FactorRows, LowRank
 from forgetmap.predict._mean import ColumnMean
-from forgetmap.predict._tuned import TunedLowRank
+from forgetmap.predict._tuned import Tuned
 
 __all__ = ["LeaveOneOut"]
 
-FAST = (ColumnMean, Additive, LowRank, KNN, TunedLowRank)
+FAST = (ColumnMean, Additive, LowRank, KNN, Tuned)
 """Estimator classes with a fast leave-one-task-out fit (LowRank includes Multiplicative)."""
 
 
@@ -107,16 +107,10 @@ class LeaveOneOut:
                 else:
                     estimator.column_effect_, estimator.task_effects_ = column, task
                     estimator.noise_var_, estimator.task_var_ = noise_var, task_var
-            elif isinstance(estimator, TunedLowRank):
-                # the inner validation reads a column sample of the training rows, as fit does
-                rng = estimator._choose(Z, train)
-                chosen = LowRank(
-                    rank=estimator.rank_, alpha=estimator.alpha_, random_state=rng.integers(2**32)
-                )
-                chosen.n_examples_ = n
-                self._lowrank(chosen, means, train)
-                self._calibrate_from_shared(chosen, train)
-                estimator.estimator_ = chosen
+            elif isinstance(estimator, Tuned):
+                # the inner validation reads a column sample of the training rows, as fit does;
+                # the chosen estimator is then fitted like any other
+                estimator.estimator_ = self.fit_all([estimator.choose(Z, train)], held_out)[0]
             else:
                 assert isinstance(estimator, LowRank)
                 self._lowrank(estimator, means, train)

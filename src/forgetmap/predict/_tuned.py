@@ -1,15 +1,18 @@
-"""Low-rank completion whose rank and fold-in ridge are chosen by inner validation.
+"""Completion methods whose settings are chosen by inner validation on the training rows.
 
 A fixed ``rank=5, alpha=1`` is right for some matrices and wrong for others: with a dozen
 training tasks, five factors folded in from 30 probes mostly fit noise, while a large store
-carries more structure than one factor. So the choice is made from the training rows alone,
+carries more structure than one factor; which of additive, nearest-neighbour and low-rank
+completion wins depends on the matrix too. So the choice is made from the training rows alone,
 the way the evaluation itself works: each of up to ``n_rows`` training rows in turn plays a new
-task — the candidates are fitted on the other rows, folded in from ``k`` random probes of it
-(the same k as at prediction time) and scored by squared error on its other entries. The pair
-with the least mean error is then fitted on all training rows.
+task — every candidate is fitted on the other rows, folded in from ``k`` random probes of it
+(the same k as at prediction time) and scored by squared error on its other entries. The
+candidate with the least mean error is then fitted on all training rows.
 
-Only the rank changes the fit; the ridge ``alpha`` is used by the fold-in alone, so each
-inner fold fits one model per rank and tries every ridge on it. The inner fits read a seeded
+A candidate is a method and its settings. Settings that only the fold-in reads (ridges,
+shrinkage, the number of neighbours) share one fit per inner fold; only the low-rank rank
+needs fits of its own. On a complete sample every inner fit is a downdate of shared statistics
+(:class:`~forgetmap.predict._loo.LeaveOneOut`), never a refit. The inner fits read a seeded
 sample of at most ``max_columns`` columns, so the choice costs the same for 200 and for
 1,000,000 examples.
 """
@@ -17,35 +20,89 @@ sample of at most ``max_columns`` columns, so the choice costs the same for 200 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from forgetmap.errors import PredictionError
+from forgetmap.predict._additive import Additive
 from forgetmap.predict._base import (
     CompletionConvergenceWarning,
     StreamingEstimator,
     check_random_state,
 )
+from forgetmap.predict._knn import KNN
 from forgetmap.predict._lowrank import LowRank
 
-__all__ = ["TunedLowRank", "select_rank_and_ridge"]
+__all__ = ["Auto", "Candidate", "Tuned", "TunedLowRank", "select_candidate"]
 
 
-def select_rank_and_ridge(
+@dataclass(frozen=True)
+class Candidate:
+    """One method with one setting: ``fit`` settings change the fit, ``fold_in`` ones only the
+    fold-in (they are set on a fitted estimator)."""
+
+    method: str  # "additive", "knn" or "lowrank"
+    fit: tuple[tuple[str, float], ...] = ()
+    fold_in: tuple[tuple[str, float], ...] = ()
+
+    def settings(self) -> dict[str, float]:
+        """Every setting, as keyword arguments of the method's estimator."""
+        return dict(self.fit + self.fold_in)
+
+    def build(self, seed: int) -> StreamingEstimator:
+        """A fresh, unfitted estimator with this candidate's settings."""
+        settings = self.settings()
+        if self.method == "lowrank":
+            return LowRank(random_state=seed, **settings)
+        return _BUILDERS[self.method](**settings)
+
+    def label(self) -> str:
+        """E.g. ``lowrank(rank=2, alpha=10)``."""
+        inner = ", ".join(f"{name}={value:g}" for name, value in self.fit + self.fold_in)
+        return f"{self.method}({inner})"
+
+
+_BUILDERS: dict[str, Callable[..., StreamingEstimator]] = {"additive": Additive, "knn": KNN}
+
+
+def grid(method: str, fit: Mapping[str, Sequence[float]], fold_in: Mapping[str, Sequence[float]]):
+    """Every combination of the given values, as candidates (fit settings vary slowest)."""
+
+    def combos(axes: Mapping[str, Sequence[float]]) -> list[tuple[tuple[str, float], ...]]:
+        out: list[tuple[tuple[str, float], ...]] = [()]
+        for name, values in axes.items():
+            out = [(*c, (name, v)) for c in out for v in values]
+        return out
+
+    return [Candidate(method, f, d) for f in combos(fit) for d in combos(fold_in)]
+
+
+LOWRANK_RANKS = (1, 2, 3, 5, 8)
+LOWRANK_ALPHAS = (100.0, 10.0, 1.0, 0.1)  # strongest ridge first: ties go to the simpler fit
+AUTO_CANDIDATES: tuple[Candidate, ...] = (
+    *grid("additive", {}, {"alpha": (10.0, 1.0, 0.1)}),
+    *grid("knn", {}, {"n_neighbors": (5, 10, 20), "ridge": (0.1, 1.0, 10.0)}),
+    *grid("lowrank", {"rank": LOWRANK_RANKS}, {"alpha": LOWRANK_ALPHAS}),
+)
+"""What ``auto`` chooses from: additive shrinkage; knn neighbours and ridge; low-rank rank and
+fold-in ridge."""
+
+
+def select_candidate(
     Z: np.ndarray,
     rows: np.ndarray,
+    candidates: Sequence[Candidate],
     *,
-    ranks: Sequence[int],
-    alphas: Sequence[float],
     k: int,
     n_rows: int,
     n_draws: int,
     max_columns: int,
     rng: np.random.Generator,
-) -> tuple[int, float, dict[tuple[int, float], float]]:
-    """The (rank, alpha) of least inner-validation error on the training rows ``Z[rows]``.
+) -> tuple[Candidate, dict[Candidate, float]]:
+    """The candidate of least inner-validation error on the training rows ``Z[rows]``.
 
     Parameters
     ----------
@@ -53,28 +110,32 @@ def select_rank_and_ridge(
         NaN where unmeasured; only ``rows`` are read, and of them only the sampled columns.
     rows : ndarray of int
         The training rows.
-    ranks, alphas : sequences
-        The candidates; ranks that the inner fits cannot support (at least two rows more than
-        the rank) are left out.
+    candidates : sequence of Candidate
+        In order of preference: ties go to the earlier (simpler) one. Low-rank candidates whose
+        rank the inner fits cannot support (at least three rows more than the rank) are left
+        out.
 
     Returns
     -------
-    rank, alpha, errors
-        The choice (ties go to the smaller rank, then the larger ridge: the simpler model) and
-        the mean squared error of every candidate tried.
+    choice, errors
+        The choice and the mean squared error of every candidate tried. With too few rows to
+        validate anything, the first candidate and no errors.
     """
     n = Z.shape[1]
     columns = np.sort(rng.choice(n, size=min(n, max_columns), replace=False))
     sub = np.asarray(Z[np.ix_(rows, columns)], dtype=np.float64)  # (m, c)
     m = sub.shape[0]
-    usable = sorted({int(r) for r in ranks if 1 <= int(r) <= m - 3})
-    if not usable:  # too few rows to validate anything richer than one factor
-        return 1, float(max(alphas)), {}
+    usable = [c for c in candidates if c.method != "lowrank" or 1 <= c.settings()["rank"] <= m - 3]
+    if not usable or m < 3:
+        return candidates[0], {}
+    fits: dict[tuple[str, tuple], list[Candidate]] = {}
+    for candidate in usable:
+        fits.setdefault((candidate.method, candidate.fit), []).append(candidate)
     pseudo = rng.permutation(m)[: min(n_rows, m)]
-    sums = {(r, float(a)): 0.0 for r in usable for a in alphas}
-    counts = dict.fromkeys(sums, 0)
-    # Complete: every inner fold from the sample's Gram matrix (a downdate, as leave-one-out
-    # does); with missing entries: a fit per inner fold.
+    sums = dict.fromkeys(usable, 0.0)
+    counts = dict.fromkeys(usable, 0)
+    # Complete: every inner fold from the sample's Gram matrix and sums (a downdate, as
+    # leave-one-out does); with missing entries: a fit per inner fold.
     shared = _shared_statistics(sub)
     for j in pseudo:
         measured = np.flatnonzero(np.isfinite(sub[j]))
@@ -87,35 +148,36 @@ def select_rank_and_ridge(
             hidden[d, probes] = False
         values = [sub[j, probes] for probes in draws]
         truth = np.where(hidden, sub[j][None, :], 0.0)
-        for rank in usable:
-            model = _inner_fit(sub, shared, int(j), rank, rng)
-            for alpha in alphas:
-                model.alpha = float(alpha)
+        for group in fits.values():
+            model = _inner_fit(sub, shared, int(j), group[0], rng)
+            for candidate in group:
+                for name, value in candidate.fold_in:
+                    setattr(model, name, value)
                 # all draws at once, over the whole sample (a slice: no copy of the columns)
                 predicted, _ = model._expand(model._posterior(draws, values), slice(None), False)
                 error = np.where(hidden, predicted - truth, 0.0) ** 2
-                sums[rank, float(alpha)] += float((error.sum(axis=1) / hidden.sum(axis=1)).sum())
-                counts[rank, float(alpha)] += n_draws
-    errors = {key: sums[key] / counts[key] for key in sums if counts[key]}
+                sums[candidate] += float((error.sum(axis=1) / hidden.sum(axis=1)).sum())
+                counts[candidate] += n_draws
+    errors = {c: sums[c] / counts[c] for c in usable if counts[c]}
     if not errors:
-        return 1, float(max(alphas)), {}
-    best = min(errors, key=lambda key: (errors[key], key[0], -key[1]))
-    return best[0], best[1], errors
+        return candidates[0], {}
+    order = {c: i for i, c in enumerate(candidates)}
+    best = min(errors, key=lambda c: (errors[c], order[c]))
+    return best, errors
 
 
 def _shared_statistics(sub: np.ndarray) -> Any:
     """Leave-one-out statistics of a complete sample, None when it has missing entries."""
-    from forgetmap.predict._loo import LeaveOneOut  # _loo builds TunedLowRank folds too
+    from forgetmap.predict._loo import LeaveOneOut  # _loo builds tuned folds too
 
     return LeaveOneOut(sub) if np.isfinite(sub).all() else None
 
 
 def _inner_fit(
-    sub: np.ndarray, shared: Any, held_out: int, rank: int, rng: np.random.Generator
-) -> LowRank:
-    """A rank-``rank`` model of every row of ``sub`` but ``held_out``."""
-    seed = rng.integers(2**32)
-    model = LowRank(rank=rank, random_state=seed)
+    sub: np.ndarray, shared: Any, held_out: int, candidate: Candidate, rng: np.random.Generator
+) -> StreamingEstimator:
+    """``candidate``'s model of every row of ``sub`` but ``held_out``."""
+    model = candidate.build(int(rng.integers(2**32)))
     if shared is not None:
         return shared.fit(model, held_out)
     with warnings.catch_warnings():  # an inner fit is judged by its error, not by ALS
@@ -123,15 +185,13 @@ def _inner_fit(
         return model.fit(np.delete(sub, held_out, axis=0))
 
 
-class TunedLowRank(StreamingEstimator):
-    """:class:`LowRank` with its rank and ridge chosen by inner validation on the training rows.
+class Tuned(StreamingEstimator):
+    """The best of several candidates, chosen by inner validation on the training rows.
 
     Parameters
     ----------
-    ranks : sequence of int, default=(1, 2, 3, 5, 8)
-        Candidate numbers of factors.
-    alphas : sequence of float, default=(0.1, 1.0, 10.0, 100.0)
-        Candidate multipliers of the fold-in ridge.
+    candidates : sequence of Candidate, default: every candidate of ``auto``
+        In order of preference (ties go to the earlier).
     k : int, default=30
         Probes per pseudo-new task: the k the estimator will be asked to fold in from.
     n_rows : int, default=12
@@ -145,61 +205,60 @@ class TunedLowRank(StreamingEstimator):
 
     Attributes
     ----------
-    rank_, alpha_ : int, float
-        The choice.
-    validation_errors_ : dict of (rank, alpha) -> float
+    choice_ : Candidate
+        The chosen method and settings.
+    validation_errors_ : dict of Candidate -> float
         Mean squared inner-validation error of every candidate tried.
-    estimator_ : LowRank
+    estimator_ : StreamingEstimator
         The chosen model fitted on all training rows; predictions come from it.
     """
 
     def __init__(
         self,
-        ranks: Sequence[int] = (1, 2, 3, 5, 8),
-        alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+        candidates: Sequence[Candidate] = AUTO_CANDIDATES,
         k: int = 30,
         n_rows: int = 12,
         n_draws: int = 2,
         max_columns: int = 4096,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
-        self.ranks = ranks
-        self.alphas = alphas
+        self.candidates = candidates
         self.k = k
         self.n_rows = n_rows
         self.n_draws = n_draws
         self.max_columns = max_columns
         self.random_state = random_state
 
-    def _fit(self, Z: np.ndarray) -> None:
-        rng = self._choose(Z, np.arange(Z.shape[0]))
-        self.estimator_ = LowRank(
-            rank=self.rank_, alpha=self.alpha_, random_state=rng.integers(2**32)
-        ).fit(Z)
+    def _candidates(self) -> Sequence[Candidate]:
+        return self.candidates
 
-    def _choose(self, Z: np.ndarray, rows: np.ndarray) -> np.random.Generator:
-        """Run the inner validation on ``Z[rows]``; returns the generator, for the final fit."""
+    def _fit(self, Z: np.ndarray) -> None:
+        chosen = self.choose(Z, np.arange(Z.shape[0]))
+        self.estimator_ = chosen.fit(Z)
+
+    def choose(self, Z: np.ndarray, rows: np.ndarray) -> StreamingEstimator:
+        """Run the inner validation on ``Z[rows]``; returns the chosen, unfitted estimator."""
         if self.k < 1 or self.n_rows < 1 or self.n_draws < 1 or self.max_columns <= self.k:
             raise PredictionError(
-                "TunedLowRank needs k >= 1, n_rows >= 1, n_draws >= 1 and max_columns > k, got "
-                f"k={self.k}, n_rows={self.n_rows}, n_draws={self.n_draws}, "
-                f"max_columns={self.max_columns}"
+                f"{type(self).__name__} needs k >= 1, n_rows >= 1, n_draws >= 1 and "
+                f"max_columns > k, got k={self.k}, n_rows={self.n_rows}, "
+                f"n_draws={self.n_draws}, max_columns={self.max_columns}"
             )
-        if not self.ranks or not self.alphas:
-            raise PredictionError("TunedLowRank needs at least one rank and one alpha")
+        candidates = list(self._candidates())
+        if not candidates:
+            raise PredictionError(f"{type(self).__name__} needs at least one candidate")
         rng = check_random_state(self.random_state)
-        self.rank_, self.alpha_, self.validation_errors_ = select_rank_and_ridge(
+        self.choice_, self.validation_errors_ = select_candidate(
             Z,
             rows,
-            ranks=self.ranks,
-            alphas=self.alphas,
+            candidates,
             k=self.k,
             n_rows=self.n_rows,
             n_draws=self.n_draws,
             max_columns=self.max_columns,
             rng=rng,
         )
-        return rng
+        return self.choice_.build(int(rng.integers(2**32)))
 
     # Predictions, scales and intervals are the chosen model's.
     def _posterior(self, cols: list[np.ndarray], values: list[np.ndarray]) -> Any:
@@ -224,3 +283,72 @@ class TunedLowRank(StreamingEstimator):
         self, cols: list[np.ndarray], values: list[np.ndarray], level: float
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.estimator_._half_widths(cols, values, level)
+
+
+class Auto(Tuned):
+    """``auto``: additive, knn or low-rank completion, with its settings, whichever validates
+    best on the training rows (see :data:`AUTO_CANDIDATES`)."""
+
+    def __init__(
+        self,
+        k: int = 30,
+        n_rows: int = 12,
+        n_draws: int = 2,
+        max_columns: int = 4096,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(AUTO_CANDIDATES, k, n_rows, n_draws, max_columns, random_state)
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return ["k", "n_rows", "n_draws", "max_columns", "random_state"]
+
+
+class TunedLowRank(Tuned):
+    """:class:`LowRank` with its rank and fold-in ridge chosen by inner validation.
+
+    Parameters
+    ----------
+    ranks : sequence of int, default=(1, 2, 3, 5, 8)
+        Candidate numbers of factors.
+    alphas : sequence of float, default=(100, 10, 1, 0.1)
+        Candidate multipliers of the fold-in ridge.
+    k, n_rows, n_draws, max_columns, random_state
+        As :class:`Tuned`.
+
+    Attributes
+    ----------
+    rank_, alpha_ : int, float
+        The choice (also ``choice_``).
+    """
+
+    def __init__(
+        self,
+        ranks: Sequence[int] = LOWRANK_RANKS,
+        alphas: Sequence[float] = LOWRANK_ALPHAS,
+        k: int = 30,
+        n_rows: int = 12,
+        n_draws: int = 2,
+        max_columns: int = 4096,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.ranks = ranks
+        self.alphas = alphas
+        super().__init__((), k, n_rows, n_draws, max_columns, random_state)
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return ["ranks", "alphas", "k", "n_rows", "n_draws", "max_columns", "random_state"]
+
+    def _candidates(self) -> Sequence[Candidate]:
+        if not self.ranks or not self.alphas:
+            return []
+        ranks = sorted({int(r) for r in self.ranks})
+        alphas = sorted({float(a) for a in self.alphas}, reverse=True)
+        return grid("lowrank", {"rank": ranks}, {"alpha": alphas})
+
+    def choose(self, Z: np.ndarray, rows: np.ndarray) -> StreamingEstimator:
+        chosen = super().choose(Z, rows)
+        settings = self.choice_.settings()
+        self.rank_, self.alpha_ = int(settings["rank"]), float(settings["alpha"])
+        return chosen
