@@ -150,6 +150,7 @@ def test_evaluate_document(planted):
         "lowrank",
         "lowrank_tuned",
         "knn",
+        "auto",
     }
     assert set(doc["skipped"]) == {
         "similarity_embedding",

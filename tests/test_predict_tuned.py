@@ -40,7 +40,8 @@ def test_pure_noise_gets_the_smallest_model_and_strong_ridge():
 def test_predictions_are_the_chosen_models():
     Z = planted(2, 0.1)
     tuned = TunedLowRank(k=30, random_state=4).fit(Z[1:])
-    chosen = LowRank(rank=tuned.rank_, alpha=tuned.alpha_).fit(Z[1:])
+    seed = tuned.estimator_.random_state  # the interval's calibration draws from it
+    chosen = LowRank(rank=tuned.rank_, alpha=tuned.alpha_, random_state=seed).fit(Z[1:])
     cols = np.arange(0, 400, 13)
     np.testing.assert_allclose(
         tuned.predict_row(cols, Z[0, cols]), chosen.predict_row(cols, Z[0, cols])

@@ -12,6 +12,7 @@ into a calibrated interval here.
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 from abc import ABC, abstractmethod
@@ -32,6 +33,14 @@ __all__ = [
 
 class CompletionConvergenceWarning(UserWarning):
     """An iterative fit (alternating least squares, logistic fits) stopped before converging."""
+
+
+def _calibration_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
+    """The calibration's own generator, from the estimator's seed; a shared generator is copied,
+    so calibrating never shifts the draws of whoever else holds it."""
+    if isinstance(random_state, np.random.Generator):
+        return copy.deepcopy(random_state)
+    return check_random_state(random_state)
 
 
 def check_random_state(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -274,7 +283,7 @@ class CompletionEstimator(ABC):
         key = (int(k), float(level))
         if key in self._conformal:
             return self._conformal[key]
-        rng = np.random.default_rng(12345)
+        rng = _calibration_rng(getattr(self, "random_state", None))
         n_examples = self.n_examples_
         columns = np.arange(n_examples)
         if n_examples > max_columns:
