@@ -33,6 +33,7 @@ from forgetmap.predict._base import (
     StreamingEstimator,
     check_random_state,
 )
+from forgetmap.predict._blas import one_blas_thread
 from forgetmap.predict._knn import KNN
 from forgetmap.predict._lowrank import LowRank
 
@@ -91,6 +92,7 @@ AUTO_CANDIDATES: tuple[Candidate, ...] = (
 fold-in ridge."""
 
 
+@one_blas_thread
 def select_candidate(
     Z: np.ndarray,
     rows: np.ndarray,

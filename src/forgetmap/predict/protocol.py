@@ -20,6 +20,7 @@ import numpy as np
 from forgetmap.errors import PredictionError
 from forgetmap.predict import _registry
 from forgetmap.predict._base import CompletionConvergenceWarning, check_matrix
+from forgetmap.predict._blas import one_blas_thread
 from forgetmap.predict._folds import FoldRunner, draw_probes
 from forgetmap.predict._metrics import row_metrics
 
@@ -185,26 +186,7 @@ def _baseline(
     return RepresentationDotProduct(texts["tasks"], texts["examples"], random_state=seed), None
 
 
-def _one_blas_thread(function: Any) -> Any:
-    """Run ``function`` with a single-threaded BLAS.
-
-    The protocol's linear algebra is many small calls (fold-ins, (M-1) × (M-1)
-    eigendecompositions, per-row dot products); a multi-threaded BLAS on a busy machine makes each
-    of them up to ~100× slower (measured on 2 shared cores), and the large products lose little.
-    """
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
-            return function(*args, **kwargs)
-
-    return wrapper
-
-
-@_one_blas_thread
+@one_blas_thread
 def evaluate(
     values: Any,
     *,
