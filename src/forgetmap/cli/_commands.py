@@ -15,6 +15,7 @@ from forgetmap.cli import (
     import_cmd,
     info_cmd,
     replay_cmd,
+    replay_set_cmd,
     report_cmd,
     similarity_cmd,
     synth_cmd,
@@ -33,4 +34,5 @@ REGISTRY = [
     forecast_cmd.register,
     report_cmd.register,
     replay_cmd.register,
+    replay_set_cmd.register,
 ]

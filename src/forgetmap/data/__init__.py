@@ -13,7 +13,7 @@ from forgetmap.data._example import Example
 from forgetmap.data._files import FilesRead, read_files, stdlib_root
 from forgetmap.data._huggingface import read_huggingface
 from forgetmap.data._jsonl import read_jsonl
-from forgetmap.data._records import record_to_example
+from forgetmap.data._records import example_to_record, record_to_example
 from forgetmap.data._select import (
     describe_source,
     load_source,
@@ -30,6 +30,7 @@ __all__ = [
     "chatterbot_languages",
     "chunk_text",
     "describe_source",
+    "example_to_record",
     "load_source",
     "pydoc_topics",
     "read_chatterbot",

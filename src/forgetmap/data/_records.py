@@ -20,6 +20,21 @@ ROLES = ("system", "user", "assistant")
 FIELDS = ("id", "text", "prompt", "response", "messages")
 
 
+def example_to_record(example: Example) -> dict[str, Any]:
+    """The record that :func:`record_to_example` reads back as ``example`` (its inverse).
+
+    ``{"id", "text"}`` for plain text, ``{"id", "messages": [{"role", "content"}, ...]}`` for a
+    chat; so examples written as JSONL lines are read by the ``jsonl`` source unchanged.
+    """
+    if example.text is not None:
+        return {"id": example.id, "text": example.text}
+    assert example.messages is not None
+    return {
+        "id": example.id,
+        "messages": [{"role": role, "content": content} for role, content in example.messages],
+    }
+
+
 def record_to_example(
     record: Any, *, where: str, source: str, default_id: str | None = None
 ) -> Example:

@@ -13,6 +13,14 @@ from forgetmap.replay._config import (
 )
 from forgetmap.replay._experiment import run_replay
 from forgetmap.replay._plan import ReplayPlan, plan_replay
+from forgetmap.replay._replay_set import (
+    SET_SAMPLERS,
+    ReplaySet,
+    choose_replay_set,
+    replay_set,
+    replay_set_budget,
+    write_replay_set,
+)
 from forgetmap.replay._samplers import SAMPLERS, WEIGHTED_SAMPLERS, draw_replay, softmax_weights
 from forgetmap.replay._stats import (
     bootstrap_ci,
@@ -27,6 +35,7 @@ from forgetmap.replay._stream import (
     as_fraction,
     interleave,
     replay_budget,
+    replay_count,
     replay_slots,
     split_pool,
 )
@@ -34,13 +43,16 @@ from forgetmap.replay._summary import RunResult, comparisons, summarise
 
 __all__ = [
     "SAMPLERS",
+    "SET_SAMPLERS",
     "WEIGHTED_SAMPLERS",
     "ReplayConfig",
     "ReplayPlan",
+    "ReplaySet",
     "ReplaySettings",
     "RunResult",
     "as_fraction",
     "bootstrap_ci",
+    "choose_replay_set",
     "cohens_dz",
     "comparisons",
     "draw_replay",
@@ -53,10 +65,14 @@ __all__ = [
     "rank_biserial",
     "reduction_ci",
     "replay_budget",
+    "replay_count",
+    "replay_set",
+    "replay_set_budget",
     "replay_slots",
     "run_replay",
     "softmax_weights",
     "split_pool",
     "summarise",
     "wilcoxon_paired",
+    "write_replay_set",
 ]

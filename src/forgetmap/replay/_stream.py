@@ -20,7 +20,14 @@ from forgetmap.errors import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["as_fraction", "interleave", "replay_budget", "replay_slots", "split_pool"]
+__all__ = [
+    "as_fraction",
+    "interleave",
+    "replay_budget",
+    "replay_count",
+    "replay_slots",
+    "split_pool",
+]
 
 
 def as_fraction(ratio: float | Fraction | str) -> Fraction:
@@ -61,6 +68,15 @@ def replay_budget(n_task_examples: int, ratio: float | Fraction | str) -> int:
     return int(budget)
 
 
+def replay_count(n_task_examples: int, ratio: float | Fraction | str) -> int:
+    """``floor(ratio * n_task_examples)``: replay examples due after that many task examples.
+
+    The placement rule of the stream, for a stream seen one batch at a time (a trainer's data
+    loader): after each batch, the replay examples placed so far are brought up to this count.
+    """
+    return int(_placed(np.int64(n_task_examples), as_fraction(ratio)))
+
+
 def replay_slots(batch_sizes: Sequence[int], ratio: float | Fraction | str) -> np.ndarray:
     """How many replay examples go into each batch.
 
@@ -83,8 +99,12 @@ def replay_slots(batch_sizes: Sequence[int], ratio: float | Fraction | str) -> n
         raise ConfigError("batch sizes must be a list of non-negative counts")
     replay_budget(int(sizes.sum()), fraction)
     cumulative = np.cumsum(sizes)
-    placed = (cumulative * fraction.numerator) // fraction.denominator  # floor(r * c_t)
-    return np.diff(placed, prepend=0)
+    return np.diff(_placed(cumulative, fraction), prepend=0)
+
+
+def _placed(task_examples: np.ndarray, fraction: Fraction) -> np.ndarray:
+    """``floor(r * c)`` in exact integer arithmetic, for counts ``c`` of task examples."""
+    return (task_examples * fraction.numerator) // fraction.denominator
 
 
 def interleave(

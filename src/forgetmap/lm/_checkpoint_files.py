@@ -1,8 +1,11 @@
-"""Find a fine-tuned checkpoint and make sure it was fine-tuned from the store's base model.
+"""A fine-tuned checkpoint's files, read without loading a weight: where they are, what they
+hash to, and whether they were fine-tuned from a given base model.
 
 A checkpoint is a LoRA adapter directory (``adapter_config.json``, as peft saves it) or a full
 model directory (``config.json``), given as a local path or as a Hugging Face hub id (from the
-local hub cache, or downloaded when the hub is reachable).
+local hub cache, or downloaded when the hub is reachable). ``forgetmap forecast`` and
+``forgetmap collect`` (tasks given as checkpoints) both find and check checkpoints here, so
+both accept and refuse the same ones.
 
 Matching is checked on what the files say, before any weight is merged: an adapter must fit the
 base model's modules (every adapted module exists, with the adapter's input and output sizes) and
@@ -12,15 +15,24 @@ architecture (model type, vocabulary, width, depth, heads).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from forgetmap.errors import CheckpointMismatchError, InputFileNotFoundError
-from forgetmap.lm import hub_reachable
+from forgetmap.lm._load import _looks_like_path, hub_reachable
 
-__all__ = ["check_checkpoint", "resolve_checkpoint"]
+__all__ = [
+    "ADAPTER_CONFIG",
+    "MODEL_CONFIG",
+    "RECORD",
+    "check_checkpoint",
+    "checkpoint_digest",
+    "is_checkpoint_dir",
+    "resolve_checkpoint",
+]
 
 ADAPTER_CONFIG = "adapter_config.json"
 MODEL_CONFIG = "config.json"
@@ -40,8 +52,28 @@ ARCHITECTURE = (
 )
 
 
-def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
+RECORD = "forgetmap-finetune.json"
+"""What ``forgetmap finetune`` writes beside a checkpoint: how it was made. Not part of the
+checkpoint's digest (its timings differ between two runs that write identical weights)."""
+
+
+def is_checkpoint_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory holding a LoRA adapter or a full model."""
+    return (path / ADAPTER_CONFIG).is_file() or (path / MODEL_CONFIG).is_file()
+
+
+def resolve_checkpoint(
+    checkpoint: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None
+) -> Path:
     """The local directory of a checkpoint given as a path or a hub id.
+
+    Parameters
+    ----------
+    checkpoint : path-like or str
+        A directory, or a hub id (``org/name``) cached locally or reachable.
+    base_dir : path-like, optional
+        Folder that a relative path resolves against (a config file's folder); default: the
+        working directory.
 
     Raises
     ------
@@ -50,8 +82,10 @@ def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
     """
     text = str(checkpoint)
     path = Path(text).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = Path(base_dir) / path
     if path.is_dir():
-        if not (path / ADAPTER_CONFIG).is_file() and not (path / MODEL_CONFIG).is_file():
+        if not is_checkpoint_dir(path):
             raise InputFileNotFoundError(
                 f"{text!r} is not a checkpoint: expected a LoRA adapter ({ADAPTER_CONFIG}) or a "
                 f"full model ({MODEL_CONFIG}) saved with save_pretrained"
@@ -71,6 +105,26 @@ def resolve_checkpoint(checkpoint: str | os.PathLike[str]) -> Path:
     return local
 
 
+def checkpoint_digest(directory: Path) -> str:
+    """SHA-256 over the names and bytes of a checkpoint's top-level files.
+
+    What ``from_pretrained`` reads lies at the top level; subfolders (a trainer's intermediate
+    ``checkpoint-500/``, optimizer states) are not part of the checkpoint and are left out, and
+    so is forgetmap's own record (:data:`RECORD`). Hub snapshots are symlinks into the
+    cache: their targets' bytes are read.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(directory.iterdir(), key=lambda item: item.name):
+        if file.name == RECORD or file.name.startswith(".") or not file.is_file():
+            continue
+        digest.update(file.name.encode() + b"\0")
+        with open(file, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def check_checkpoint(directory: Path, base: Any, base_id: str) -> str:
     """Refuse a checkpoint that was not fine-tuned from ``base``; return its kind.
 
@@ -79,9 +133,9 @@ def check_checkpoint(directory: Path, base: Any, base_id: str) -> str:
     directory : Path
         A checkpoint directory (see :func:`resolve_checkpoint`).
     base : transformers.PreTrainedModel
-        The store's base model, without an adapter.
+        The base model (a store's, or a run's), without an adapter.
     base_id : str
-        The name the store's config gives the base model.
+        The name its config gives the base model.
 
     Returns
     -------
@@ -106,8 +160,8 @@ def _check_adapter(directory: Path, base: Any, base_id: str) -> None:
     named = config.get("base_model_name_or_path")
     if isinstance(named, str) and named and not _same_name(named, base_id, base):
         raise CheckpointMismatchError(
-            f"checkpoint {str(directory)!r} is a LoRA adapter for {named!r}, but the store's "
-            f"base model is {base_id!r}"
+            f"checkpoint {str(directory)!r} is a LoRA adapter for {named!r}, but the base "
+            f"model is {base_id!r}"
         )
     shapes = _adapter_shapes(directory)
     modules = dict(base.named_modules())
@@ -119,8 +173,8 @@ def _check_adapter(directory: Path, base: Any, base_id: str) -> None:
         module = modules.get(name)
         if module is None:
             raise CheckpointMismatchError(
-                f"checkpoint {str(directory)!r} adapts a module {name!r} that the store's base "
-                f"model {base_id!r} does not have: it was fine-tuned from another model"
+                f"checkpoint {str(directory)!r} adapts a module {name!r} that the base model "
+                f"{base_id!r} does not have: it was fine-tuned from another model"
             )
         size_in, size_out = _module_sizes(module, fan_in_fan_out=bool(config.get("fan_in_fan_out")))
         expected = size_in if ".lora_A." in key else size_out
@@ -128,8 +182,8 @@ def _check_adapter(directory: Path, base: Any, base_id: str) -> None:
         if size_in is not None and actual != expected:
             raise CheckpointMismatchError(
                 f"checkpoint {str(directory)!r} adapts {name!r} with size {actual}, but in the "
-                f"store's base model {base_id!r} it has size {expected}: it was fine-tuned from "
-                "another model"
+                f"base model {base_id!r} it has size {expected}: it was fine-tuned from another "
+                "model"
             )
 
 
@@ -170,7 +224,7 @@ def _module_sizes(module: Any, *, fan_in_fan_out: bool) -> tuple[int | None, int
 
 
 def _same_name(named: str, base_id: str, base: Any) -> bool:
-    """Whether an adapter's recorded base name can be the store's model.
+    """Whether an adapter's recorded base name can be the base model.
 
     Local paths differ between machines, so only hub ids (``org/name``) are compared; a path is
     left to the structural check.
@@ -193,8 +247,8 @@ def _check_full(directory: Path, base: Any, base_id: str) -> None:
         ours_value = next((ours[n] for n in names if n in ours), None)
         if theirs_value is not None and ours_value is not None and theirs_value != ours_value:
             raise CheckpointMismatchError(
-                f"checkpoint {str(directory)!r} has {meaning} {theirs_value!r}, the store's base "
-                f"model {base_id!r} has {ours_value!r}: it was fine-tuned from another model"
+                f"checkpoint {str(directory)!r} has {meaning} {theirs_value!r}, the base model "
+                f"{base_id!r} has {ours_value!r}: it was fine-tuned from another model"
             )
 
 
@@ -209,13 +263,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return document
 
 
-def _looks_like_path(name: str) -> bool:
-    # Hub ids are "name" or "org/name"; anything else with a slash is meant as a path.
-    return (
-        name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", "")
-    )
-
-
 def _hub_snapshot(repo_id: str, *, local_files_only: bool) -> Path | None:
     try:
         from huggingface_hub import snapshot_download
@@ -224,6 +271,4 @@ def _hub_snapshot(repo_id: str, *, local_files_only: bool) -> Path | None:
     except Exception:
         return None
     path = Path(local)
-    if (path / ADAPTER_CONFIG).is_file() or (path / MODEL_CONFIG).is_file():
-        return path
-    return None
+    return path if is_checkpoint_dir(path) else None
