@@ -33,6 +33,7 @@ from forgetmap.errors import ConfigError, InputFileNotFoundError
 
 __all__ = [
     "ChatterbotSource",
+    "CollectTaskConfig",
     "ExperimentConfig",
     "FilesSource",
     "HuggingFaceSource",
@@ -215,6 +216,48 @@ class TaskConfig(_Strict):
     source: Source
 
 
+class CollectTaskConfig(TaskConfig):
+    """A task of ``forgetmap collect``: fine-tuned on its source, or given as a checkpoint.
+
+    A task with a ``checkpoint`` is scored, not trained: it has no training settings of its own,
+    and the run's ``[training]`` describes how its other tasks train. Its ``source`` is then
+    optional; with one, the task's texts are stored for similarity and replay, as for a trained
+    task. (Other commands that train every task, such as ``forgetmap replay``, take plain
+    :class:`TaskConfig` tasks, which always train.)
+    """
+
+    # The task's training data; optional for a checkpoint task (its texts feed similarity).
+    source: Source | None = None  # type: ignore[assignment]
+    # A fine-tuned checkpoint to score instead of training: a LoRA adapter directory, a full
+    # model saved with save_pretrained, or a hub id in the local cache (or reachable); relative
+    # paths are relative to the config file's folder.
+    checkpoint: str | None = Field(None, min_length=1)
+    # SHA-256 of the checkpoint's files. Collect fills it in the config it stores, so a resume
+    # over a changed checkpoint is refused as a changed config; set it to refuse other files.
+    checkpoint_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_training_of_its_own(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "training" in data and data.get("checkpoint") is not None:
+            raise ValueError(
+                f"task {data.get('id')!r} has both a checkpoint and training settings, but a "
+                "checkpoint is scored as it is, never trained: remove the task's training "
+                "(the run's [training] is how its other tasks train)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _trained_or_given(self) -> CollectTaskConfig:
+        if self.source is None and self.checkpoint is None:
+            raise ValueError(
+                f"task {self.id!r} needs a source to train on or a checkpoint to score"
+            )
+        if self.checkpoint_sha256 is not None and self.checkpoint is None:
+            raise ValueError(f"task {self.id!r} has checkpoint_sha256 but no checkpoint")
+        return self
+
+
 # ---------------------------------------------------------------------- training and scoring
 class TrainingConfig(_Strict):
     """How each task is fine-tuned (mirrors :class:`forgetmap.lm.TrainingSettings`)."""
@@ -295,8 +338,8 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     # The upstream examples (the matrix's columns).
     upstream: UpstreamConfig
-    # The fine-tuning tasks (the matrix's rows).
-    tasks: list[TaskConfig] = Field(min_length=1)
+    # The tasks (the matrix's rows): each fine-tuned on its source, or given as a checkpoint.
+    tasks: list[CollectTaskConfig] = Field(min_length=1)
     # How each task is fine-tuned.
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     # How examples are scored.
@@ -304,7 +347,7 @@ class ExperimentConfig(_Strict):
 
     @field_validator("tasks")
     @classmethod
-    def _unique_task_ids(cls, tasks: list[TaskConfig]) -> list[TaskConfig]:
+    def _unique_task_ids(cls, tasks: list[CollectTaskConfig]) -> list[CollectTaskConfig]:
         seen: set[str] = set()
         for task in tasks:
             if task.id in seen:
@@ -313,8 +356,18 @@ class ExperimentConfig(_Strict):
         return tasks
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict holding every setting, defaults included (stored with the run)."""
-        return self.model_dump(mode="json")
+        """A JSON-ready dict holding every setting, defaults included (stored with the run).
+
+        A trained task's unset checkpoint keys are left out, so the stored config, and with it
+        the store's fingerprint, of a run without checkpoints is what it was before tasks could
+        be checkpoints (such runs still resume).
+        """
+        document = self.model_dump(mode="json")
+        for task in document["tasks"]:
+            for key in ("checkpoint", "checkpoint_sha256"):
+                if task.get(key) is None:
+                    task.pop(key, None)
+        return document
 
 
 # ---------------------------------------------------------------------- loading

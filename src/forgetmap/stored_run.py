@@ -124,7 +124,7 @@ def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] | None =
 
     config = stored_config(store)
     base_dir = data_dir(store) if base_dir is None else Path(base_dir)
-    plan = plan_run(config, base_dir)
+    plan = plan_run(config, base_dir, checkpoints=False)  # scored already; may have moved
     hint = (
         "the data changed since the run was collected, or relative data paths resolve "
         f"elsewhere (pass the config file's folder as the base directory, now {str(base_dir)!r})"

@@ -23,15 +23,25 @@ def collect(
     executor: ExecutorOption = Executor.local,
     ray_address: RayAddressOption = None,
     threads: ThreadsOption = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="Folder whose subfolders are fine-tuned checkpoints: score those as the tasks "
+            "(id = folder name) instead of the config's tasks.",
+        ),
+    ] = None,
 ) -> None:
-    """Fine-tune on each task and store the forgetting matrix."""
+    """Train or score each task; store the forgetting matrix."""
     from forgetmap._outputs import check_output_dir
-    from forgetmap.collect import RunProgress, prepare_run
+    from forgetmap.collect import RunProgress, checkpoint_tasks, prepare_run
     from forgetmap.config import load_config
 
     out_ = output(ctx)
     experiment, base_dir = load_config(config)
     check_output_dir(out, "--out", noun="run directory")
+    if checkpoints is not None:
+        experiment = checkpoint_tasks(experiment, checkpoints)
     prepared = prepare_run(
         experiment,
         out,
@@ -52,9 +62,15 @@ def collect(
 def _plan_line(plan: dict[str, Any]) -> str:
     m, n = plan["shape"]
     resumed = f"; resuming, {plan['finished']} of {m} rows done" if plan["finished"] else ""
+    given = plan["checkpoints"]
+    if given == m:
+        how = "every task a checkpoint"
+    else:
+        how = f"{plan['method']}, {plan['steps']} steps"
+        how += f", {given} of the tasks checkpoints" if given else ""
     return (
         f"collecting {m} tasks × {n} examples into {plan['path']} with {plan['model']} "
-        f"({plan['method']}, {plan['steps']} steps, metrics {', '.join(plan['metrics'])}; "
+        f"({how}, metrics {', '.join(plan['metrics'])}; "
         f"{plan['executor']} executor, {plan['threads']} threads){resumed}"
     )
 
@@ -89,15 +105,17 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
 
 
 def _losses(task: dict[str, Any]) -> str:
+    if task.get("checkpoint_kind") is not None:
+        return f"({task['checkpoint_kind']} checkpoint)"
     if task["first_loss"] is None:
         return "-"
     return f"{task['first_loss']:.3f} → {task['last_loss']:.3f}"
 
 
 def _seconds(task: dict[str, Any]) -> str:
-    if task["train_seconds"] is None:
+    if task["score_seconds"] is None:
         return "-"
-    return f"{task['train_seconds'] + task['score_seconds']:.1f}"
+    return f"{(task['train_seconds'] or 0.0) + task['score_seconds']:.1f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,6 @@
 """Collect forgetting matrices: fine-tune a model on each task and score upstream examples."""
 
+from forgetmap.collect._checkpoints import checkpoint_tasks
 from forgetmap.collect._executors import EXECUTORS, LocalExecutor, RayExecutor, make_executor
 from forgetmap.collect._finetune import PreparedFinetune, finetune_task, prepare_finetune
 from forgetmap.collect._plan import RunPlan, TaskPlan, plan_run, task_seed
@@ -19,6 +20,7 @@ __all__ = [
     "RunSpec",
     "TaskJob",
     "TaskPlan",
+    "checkpoint_tasks",
     "collect",
     "finetune_task",
     "forgetting_rows",

@@ -19,12 +19,15 @@ from forgetmap.collect._plan import TaskPlan, plan_run
 from forgetmap.collect._work import configure_process, fine_tuned, torch_threads_kept
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import ConfigError, OutputPathError
+from forgetmap.lm._checkpoint_files import RECORD
 from forgetmap.store._atomic import atomic_write_json
 
 __all__ = ["MARKER", "PreparedFinetune", "finetune_task", "prepare_finetune"]
 
-MARKER = "forgetmap-finetune.json"
-"""Written into every checkpoint directory this module makes: what it is and how it was made."""
+MARKER = RECORD
+"""Written into every checkpoint directory this module makes: what it is and how it was made
+(with the config's whole ``[training]``, which collect checks when the checkpoint comes back as
+a task)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class PreparedFinetune:
                 "examples": len(task.examples),
                 "model": config.model.id,
                 "method": settings.method,
+                "training": config.training.model_dump(mode="json"),
                 "checkpoint": str(target),
                 "first_loss": float(trained.first_loss),
                 "last_loss": float(trained.last_loss),
@@ -107,11 +111,16 @@ def prepare_finetune(
     """
     target = Path(out)
     _check_target(target)
-    plan = plan_run(config, base_dir)
+    plan = plan_run(config, base_dir, checkpoints=False)
     tasks = {task.id: task for task in plan.tasks}
     if task_id not in tasks:
         raise ConfigError(
             f"the config has no task {task_id!r}; its tasks are {', '.join(tasks) or 'none'}"
+        )
+    if tasks[task_id].checkpoint is not None:
+        raise ConfigError(
+            f"task {task_id!r} is given as a checkpoint ({tasks[task_id].checkpoint!r}), which "
+            "collect scores without training: there is nothing to fine-tune"
         )
     return PreparedFinetune(config, tasks[task_id], target)
 

@@ -1,7 +1,9 @@
 """Plan a run: every example of every task and the N upstream examples, loaded and checked.
 
 Planning touches no model, so every data problem (a bad JSONL line, an empty task source, N
-larger than a source, duplicate ids) is reported before anything is loaded or trained.
+larger than a source, duplicate ids) and every checkpoint problem (a missing directory, a folder
+without a checkpoint, a hub id that cannot be had, a checkpoint trained otherwise than the
+config says) is reported before anything is loaded or trained.
 """
 
 from __future__ import annotations
@@ -10,19 +12,26 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from forgetmap.collect._checkpoints import CHECKPOINT_GROUP, find_checkpoint
 from forgetmap.config import ExperimentConfig
 from forgetmap.data import Example, describe_source, select_task, select_upstream
 
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """One task of a run: its id, family, source description and training examples."""
+    """One task of a run: its id, family, source description and training examples.
+
+    A task given as a checkpoint has ``checkpoint`` set (its local directory; as the config
+    names it when planned with ``checkpoints=False``) and is scored, not trained; its examples
+    are its source's (none without a source), kept for the ``task_texts`` artifact.
+    """
 
     id: str
     group: str
     source: str
     examples: tuple[Example, ...]
     seed: int  # the seed of this task's training-example order
+    checkpoint: str | None = None
 
     def texts(self) -> list[str]:
         """Display text of each training example (the ``task_texts`` artifact)."""
@@ -50,26 +59,48 @@ class RunPlan:
         return {task.id: task.texts() for task in self.tasks}
 
 
-def plan_run(config: ExperimentConfig, base_dir: str | Path = ".") -> RunPlan:
+def plan_run(
+    config: ExperimentConfig, base_dir: str | Path = ".", *, checkpoints: bool = True
+) -> RunPlan:
     """Load and sample every example the run needs; relative paths resolve against ``base_dir``.
 
+    With ``checkpoints`` (what collect does), each checkpoint task's checkpoint is found and
+    hashed, and the plan's config records the hash (``checkpoint_sha256``), so that the stored
+    config fingerprints the checkpoint's files. Without, checkpoints are left as the config
+    names them: what re-planning a stored run or fine-tuning another task needs, since neither
+    reads them (and they may have moved since).
+
     Raises the data layer's errors (:class:`~forgetmap.errors.DataFormatError`,
-    :class:`~forgetmap.errors.DataSourceError`, ...) for any bad input.
+    :class:`~forgetmap.errors.DataSourceError`, ...) and the checkpoint errors of
+    :func:`~forgetmap.collect._checkpoints.find_checkpoint` for any bad input.
     """
     notes: list[str] = []
     upstream = select_upstream(config.upstream, base_dir, seed=config.seed, notes=notes)
     tasks = []
+    configs = []
     for index, task in enumerate(config.tasks):
-        examples = select_task(task, base_dir, seed=config.seed, index=index, notes=notes)
+        examples = []
+        if task.source is not None:
+            examples = select_task(task, base_dir, seed=config.seed, index=index, notes=notes)
+        checkpoint = task.checkpoint
+        if checkpoint is not None and checkpoints:
+            directory, digest = find_checkpoint(config, index, base_dir)
+            checkpoint = str(directory)
+            task = task.model_copy(update={"checkpoint_sha256": digest})
+        configs.append(task)
+        default_group = task.source.kind if task.source is not None else CHECKPOINT_GROUP
         tasks.append(
             TaskPlan(
                 id=task.id,
-                group=task.group if task.group is not None else task.source.kind,
-                source=describe_source(task.source),
+                group=task.group if task.group is not None else default_group,
+                source=describe_source(task.source) if task.source is not None else "",
                 examples=tuple(examples),
                 seed=task_seed(config.seed, task.id),
+                checkpoint=checkpoint,
             )
         )
+    if checkpoints:
+        config = config.model_copy(update={"tasks": configs})
     return RunPlan(config=config, upstream=tuple(upstream), tasks=tuple(tasks), notes=tuple(notes))
 
 

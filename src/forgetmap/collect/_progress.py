@@ -65,10 +65,15 @@ class RunProgress:
         if not console.is_terminal:
             task = next(task for task in self._progress.tasks if task.id == self._tasks)
             seconds = sum(float(summary.get(k) or 0) for k in ("train_seconds", "score_seconds"))
+            what = (
+                f"scored its {summary['checkpoint_kind']} checkpoint"
+                if "checkpoint_kind" in summary
+                else f"loss {summary.get('first_loss', float('nan')):.3f} → "
+                f"{summary.get('last_loss', float('nan')):.3f}"
+            )
             console.print(
                 f"task {task_id} done ({int(task.completed)}/{int(task.total or 0)}): "
-                f"loss {summary.get('first_loss', float('nan')):.3f} → "
-                f"{summary.get('last_loss', float('nan')):.3f}, {seconds:.0f} s"
+                f"{what}, {seconds:.0f} s"
             )
 
     def _training(self, task_id: str, steps: int) -> Progress:

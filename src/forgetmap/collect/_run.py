@@ -1,8 +1,9 @@
 """Collect a forgetting matrix: plan, check everything, then score before and run every task.
 
 Every check of user input happens in :func:`prepare_run`, before any fine-tuning: the config,
-the data, the model, the run directory. :meth:`PreparedRun.run` then only computes. A rerun of
-the same config into the same directory skips the before-scores and the finished rows.
+the data, the checkpoints of tasks given as checkpoints, the model (and that each checkpoint
+fits it), the run directory. :meth:`PreparedRun.run` then only computes. A rerun of the same
+config into the same directory skips the before-scores and the finished rows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from forgetmap._outputs import check_output_dir
+from forgetmap.collect._checkpoints import check_fits
 from forgetmap.collect._executors import make_executor
 from forgetmap.collect._plan import RunPlan, plan_run
 from forgetmap.collect._progress import RunProgress
@@ -73,6 +75,7 @@ class PreparedRun:
             "steps": config.training.steps,
             "metrics": list(config.scoring.metrics),
             "shape": [m, n],
+            "checkpoints": sum(job.checkpoint is not None for job in self.jobs),
             "executor": self.executor,
             "threads": self.spec.threads,
             "finished": m - len(self.pending),
@@ -212,7 +215,8 @@ def prepare_run(
     Raises
     ------
     ForgetmapError
-        Bad data, an unknown model, or a run directory that holds another run.
+        Bad data, an unknown model, a checkpoint task whose checkpoint is missing, changed or
+        not fine-tuned from the model, or a run directory that holds another run.
     """
     make_executor(executor, ray_address=ray_address)  # reject bad executor options first
     check_out(Path(out))
@@ -224,7 +228,7 @@ def prepare_run(
         "scoring": config.scoring.model_dump(mode="json"),
         "threads": threads,
     }
-    tokenizer = _tokenizer(config, spec_fields, executor)
+    tokenizer = _tokenizer(plan, spec_fields, executor)
     upstream_encoded, task_encoded = _encode(plan, tokenizer)
     store = _open_store(plan, Path(out), upstream_encoded)
     repairs = repair_damaged(store)
@@ -236,7 +240,12 @@ def prepare_run(
         **spec_fields,
     )
     jobs = [
-        TaskJob(id=task.id, encoded=tuple(task_encoded[task.id]), seed=task.seed)
+        TaskJob(
+            id=task.id,
+            encoded=tuple(task_encoded.get(task.id, ())),
+            seed=task.seed,
+            checkpoint=task.checkpoint,
+        )
         for task in plan.tasks
     ]
     return PreparedRun(plan, store, spec, jobs, executor, ray_address, repairs=repairs)
@@ -290,6 +299,7 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
                 "share_forgotten": float((measured > 0).mean()) if measured.size else None,
                 "train_seconds": summary.get("train_seconds"),
                 "score_seconds": summary.get("score_seconds"),
+                "checkpoint_kind": summary.get("checkpoint_kind"),  # None: trained here
             }
         )
     before = store.before().astype(np.float64)
@@ -353,24 +363,28 @@ def _default_threads() -> int:
     return int(torch.get_num_threads())
 
 
-def _tokenizer(config: ExperimentConfig, spec_fields: dict[str, Any], executor: str) -> Any:
-    """The run's tokenizer, from the model loaded here (which fails early on an unknown model).
+def _tokenizer(plan: RunPlan, spec_fields: dict[str, Any], executor: str) -> Any:
+    """The run's tokenizer, from the model loaded here (which fails early on an unknown model),
+    once every checkpoint task's checkpoint is known to fit that model.
 
     The local executor keeps that model for its jobs. Under Ray the jobs load their own copy
-    in their workers, so this one is loaded on the CPU just to tokenise, then dropped.
+    in their workers, so this one is loaded on the CPU just to tokenise and check, then dropped.
     """
     if executor == "local":
         probe = RunSpec(store_path="", upstream=(), upstream_encoded=(), **spec_fields)
-        return model_for(probe).tokenizer
-    from forgetmap.lm import load_model
+        loaded = model_for(probe)
+    else:
+        from forgetmap.lm import load_model
 
-    configure_process(spec_fields["threads"])
-    loaded = load_model(
-        config.model.id,
-        dtype=config.model.dtype,
-        device="cpu",
-        trust_remote_code=config.model.trust_remote_code,
-    )
+        config = plan.config
+        configure_process(spec_fields["threads"])
+        loaded = load_model(
+            config.model.id,
+            dtype=config.model.dtype,
+            device="cpu",
+            trust_remote_code=config.model.trust_remote_code,
+        )
+    check_fits(plan, loaded.model)
     return loaded.tokenizer
 
 
@@ -387,6 +401,8 @@ def _encode(plan: RunPlan, tokenizer: Any) -> tuple[list[Any], dict[str, list[An
             )
     tasks = {}
     for task in plan.tasks:
+        if task.checkpoint is not None:
+            continue  # scored, not trained: its examples are only kept as texts
         encoded = encode_examples(tokenizer, task.examples, max_length=config.training.max_length)
         if sum(example.n_scored for example in encoded) == 0:
             raise DataSourceError(
@@ -401,17 +417,20 @@ def _open_store(plan: RunPlan, out: Path, upstream_encoded: list[Any]) -> Forget
     """Create the run's store, or reopen it to resume when it holds this very run."""
     config = plan.config
     stored_config = config.to_dict()
+    task_table: dict[str, list[Any]] = {
+        "group": [task.group for task in plan.tasks],
+        "source": [task.source for task in plan.tasks],
+        "n_examples": [len(task.examples) for task in plan.tasks],
+    }
+    if any(task.checkpoint is not None for task in plan.tasks):
+        task_table["checkpoint"] = [task.checkpoint or "" for task in plan.tasks]
     try:
         store = create_store(
             out,
             task_ids=[task.id for task in plan.tasks],
             example_ids=[example.id for example in plan.upstream],
             metrics=config.scoring.metrics,
-            task_table={
-                "group": [task.group for task in plan.tasks],
-                "source": [task.source for task in plan.tasks],
-                "n_examples": [len(task.examples) for task in plan.tasks],
-            },
+            task_table=task_table,
             example_table={
                 "source": [example.source for example in plan.upstream],
                 "text": [example.display_text for example in plan.upstream],
