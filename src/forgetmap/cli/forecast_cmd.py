@@ -27,8 +27,11 @@ def forecast(
     k: Annotated[int, typer.Option("--k", help="Upstream examples to score.")] = 30,
     probe: Annotated[str, typer.Option("--probe", help="active or random probes.")] = "active",
     method: Annotated[
-        str, typer.Option("--method", help="Completion method (lowrank, additive, ...).")
-    ] = "lowrank",
+        str | None,
+        typer.Option(
+            "--method", help="Completion method (default auto; lowrank, knn, additive, ...)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of probes and estimator.")] = 0,
     level: Annotated[float, typer.Option("--level", help="Coverage of the intervals.")] = 0.9,
     base_dir: Annotated[
@@ -52,8 +55,8 @@ def forecast(
     ] = False,
 ) -> None:
     """Predict a checkpoint's forgetting from k scored examples."""
+    from forgetmap.forecast import DEFAULT_METHOD, write_ranking
     from forgetmap.forecast import forecast as run_forecast
-    from forgetmap.forecast import write_ranking
     from forgetmap.store import open_store
 
     out_ = output(ctx)
@@ -64,7 +67,7 @@ def forecast(
         checkpoint,
         k=k,
         probe=probe,
-        method=method,
+        method=method or DEFAULT_METHOD,
         seed=seed,
         level=level,
         base_dir=base_dir,

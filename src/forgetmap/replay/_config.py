@@ -82,7 +82,8 @@ class ReplaySettings(BaseModel):
     # Seed of the held-out draw.
     split_seed: int = 0
     # Completion method of `forgetmap evaluate` that predicts forgetting from the k probes.
-    predictor: str = Field("lowrank", min_length=1)
+    # Default "auto": the method and its settings are chosen by inner validation on the store.
+    predictor: str = Field("auto", min_length=1)
     # Which probes: "random" (seeded) or "active" (chosen from the store's training rows).
     probe: Literal["random", "active"] = "random"
     # A collected store of other tasks (same base model and upstream examples) to fit the
