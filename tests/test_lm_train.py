@@ -12,10 +12,12 @@ import torch
 from forgetmap.data import Example
 from forgetmap.errors import ConfigError, InputFileNotFoundError, ModelNotFoundError
 from forgetmap.lm import (
+    LowerLayers,
     TrainingSettings,
     base_weights,
     encode_examples,
     finetune,
+    frozen_lower_layers,
     learning_rate_at,
     load_checkpoint,
     load_model,
@@ -255,3 +257,25 @@ def test_lora_layers_outside_the_model_are_refused(tiny):
     ):
         pass
     assert not has_adapter(tiny.model)
+
+
+def test_lower_layers_reused_across_passes_give_bit_identical_scores(tiny, task, upstream):
+    """With LoRA on the top layer only, the base pass keeps the lower layers' outputs and each
+    fine-tuned pass reuses them: the scores are exactly those of computing everything again."""
+    settings = dataclasses.replace(LORA, lora_layers=(-1,))
+    n_frozen = frozen_lower_layers(tiny.model, settings)
+    assert n_frozen == tiny.model.config.num_hidden_layers - 1
+    reuse = LowerLayers(n_frozen)
+    before = score_nll(tiny, upstream, batch_size=2, reuse=reuse)
+    assert reuse.hits == 0 and reuse.nbytes > 0
+    np.testing.assert_array_equal(before, score_nll(tiny, upstream, batch_size=2))
+    with base_weights(tiny, settings):
+        finetune(tiny, task_batches(task, settings, seed=0), settings)
+        plain = score_nll(tiny, upstream, batch_size=2)
+        reused = score_nll(tiny, upstream, batch_size=2, reuse=reuse)
+        again = score_nll(tiny, upstream, batch_size=2, reuse=reuse)  # kept outputs unharmed
+    assert reuse.hits == 2 * -(-len(upstream) // 2)
+    assert not np.array_equal(plain, before)
+    np.testing.assert_array_equal(reused, plain)
+    np.testing.assert_array_equal(again, plain)
+    assert frozen_lower_layers(tiny.model, LORA) == 0 and frozen_lower_layers(tiny.model, FULL) == 0

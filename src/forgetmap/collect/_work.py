@@ -1,5 +1,6 @@
 """The work of a run, the same under every executor: score the base model, then fine-tune and
-score once per task and write the task's row.
+score once per task (or, for a task given as a checkpoint, apply it and score) and write the
+task's row.
 
 A :class:`RunSpec` holds everything a worker needs as plain, picklable values (token ids, not a
 tokenizer), so a Ray worker on another machine computes exactly what the local executor does.
@@ -51,11 +52,16 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class TaskJob:
-    """One task to run: its id, training examples (encoded) and the seed of their order."""
+    """One task to run: its id, training examples (encoded) and the seed of their order.
+
+    ``checkpoint``, when set, is the local directory of a fine-tuned checkpoint to score instead
+    of training (``encoded`` is then empty); under Ray it must be at that path on every node.
+    """
 
     id: str
     encoded: tuple[Any, ...]
     seed: int
+    checkpoint: str | None = None
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Hooks:
 
 
 _MODELS: dict[str, Any] = {}
+_LOWER_LAYERS: dict[tuple[str, int, int], Any] = {}
 
 
 def configure_process(threads: int) -> None:
@@ -110,10 +117,43 @@ def model_for(spec: RunSpec) -> Any:
     return _MODELS[key]
 
 
+def lower_layers_for(spec: RunSpec, loaded: Any) -> Any:
+    """The kept lower-layer outputs of this process's model for the run's upstream batches, or
+    None when the run's fine-tuning changes every layer.
+
+    With LoRA on the upper layers only, the layers below are the base model's in the base pass
+    and in every task's, so each task's scoring reuses their outputs from the first pass
+    (:class:`forgetmap.lm.LowerLayers`; bit-identical scores). Kept per process, like the model.
+    """
+    from forgetmap.lm import LowerLayers, TrainingSettings, frozen_lower_layers
+
+    training = dict(spec.training)
+    for name in ("target_modules", "lora_layers"):
+        if training.get(name) is not None:
+            training[name] = tuple(training[name])
+    n_frozen = frozen_lower_layers(loaded.model, TrainingSettings(**training))
+    if n_frozen == 0:
+        return None
+    key = (repr(sorted(spec.model.items())), n_frozen, int(spec.scoring["batch_size"]))
+    if key not in _LOWER_LAYERS:
+        _LOWER_LAYERS.clear()  # one run's model at a time, as _MODELS
+        _LOWER_LAYERS[key] = LowerLayers(n_frozen)
+    return _LOWER_LAYERS[key]
+
+
 def score_upstream(
-    loaded: Any, spec: RunSpec, *, label: str, hooks: Hooks | None = None
+    loaded: Any,
+    spec: RunSpec,
+    *,
+    label: str,
+    hooks: Hooks | None = None,
+    reuse: Any = None,
 ) -> dict[str, np.ndarray]:
-    """Scores of the upstream examples by ``loaded`` as it is now: {metric: (n_examples,)}."""
+    """Scores of the upstream examples by ``loaded`` as it is now: {metric: (n_examples,)}.
+
+    ``reuse`` (from :func:`lower_layers_for`) only where ``loaded``'s lower layers are the base
+    model's: the base model, or a task trained with the run's settings.
+    """
     from forgetmap.lm import score_nll
 
     progress = None
@@ -125,6 +165,7 @@ def score_upstream(
             list(spec.upstream_encoded),
             batch_size=spec.scoring["batch_size"],
             progress=progress,
+            reuse=reuse,
         )
     }
     if "exact_match" in spec.scoring["metrics"]:
@@ -142,7 +183,8 @@ def score_upstream(
 def run_before(spec: RunSpec, hooks: Hooks | None = None) -> None:
     """Score the base model once and store the before-scores."""
     loaded = model_for(spec)
-    scores = score_upstream(loaded, spec, label="base model", hooks=hooks)
+    reuse = lower_layers_for(spec, loaded)
+    scores = score_upstream(loaded, spec, label="base model", hooks=hooks, reuse=reuse)
     open_store(spec.store_path).write_before(scores)
 
 
@@ -174,7 +216,8 @@ def fine_tuned(
 def run_task(
     spec: RunSpec, job: TaskJob, before: Mapping[str, np.ndarray], hooks: Hooks | None = None
 ) -> dict[str, Any]:
-    """Fine-tune from the base weights on one task, score, and write the task's row.
+    """Fine-tune from the base weights on one task, score, and write the task's row (a task given
+    as a checkpoint is scored by :func:`run_checkpoint` instead).
 
     ``before`` are the stored before-scores (already in the store's dtype), so a row computed
     in a resumed run or on a Ray worker is bit-identical to one computed locally in one go.
@@ -182,6 +225,8 @@ def run_task(
     """
     from forgetmap.lm import TrainingSettings
 
+    if job.checkpoint is not None:
+        return run_checkpoint(spec, job, before, hooks)
     loaded = model_for(spec)
     training = dict(spec.training)
     if training.get("target_modules") is not None:
@@ -190,16 +235,15 @@ def run_task(
     progress = None
     if hooks is not None and hooks.training is not None:
         progress = hooks.training(job.id, settings.steps)
-    store = open_store(spec.store_path)
     with fine_tuned(loaded, job.encoded, settings, seed=job.seed, progress=progress) as (
         trained,
         train_seconds,
     ):
         start = time.perf_counter()
-        after = score_upstream(loaded, spec, label=f"after {job.id}", hooks=hooks)
+        after = score_upstream(
+            loaded, spec, label=f"after {job.id}", hooks=hooks, reuse=lower_layers_for(spec, loaded)
+        )
         score_seconds = time.perf_counter() - start
-    after = {metric: values.astype(store.dtype) for metric, values in after.items()}
-    forgetting = forgetting_rows(before, after)
     summary = {
         "first_loss": float(trained.first_loss),
         "last_loss": float(trained.last_loss),
@@ -209,6 +253,44 @@ def run_task(
         "train_seconds": round(train_seconds, 3),
         "score_seconds": round(score_seconds, 3),
     }
+    return _write_row(spec, job, before, after, summary)
+
+
+def run_checkpoint(
+    spec: RunSpec, job: TaskJob, before: Mapping[str, np.ndarray], hooks: Hooks | None = None
+) -> dict[str, Any]:
+    """Apply a task's fine-tuned checkpoint to the base model, score, and write the task's row.
+
+    Nothing is trained; the summary says which checkpoint was scored and how. A checkpoint that
+    ``forgetmap finetune`` saved gives the row that training the task here gives.
+    """
+    from forgetmap.lm import applied_checkpoint
+
+    assert job.checkpoint is not None
+    loaded = model_for(spec)
+    with applied_checkpoint(loaded, job.checkpoint) as kind:
+        start = time.perf_counter()
+        after = score_upstream(loaded, spec, label=f"after {job.id}", hooks=hooks)
+        score_seconds = time.perf_counter() - start
+    summary = {
+        "checkpoint": job.checkpoint,
+        "checkpoint_kind": kind,
+        "score_seconds": round(score_seconds, 3),
+    }
+    return _write_row(spec, job, before, after, summary)
+
+
+def _write_row(
+    spec: RunSpec,
+    job: TaskJob,
+    before: Mapping[str, np.ndarray],
+    after: Mapping[str, np.ndarray],
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    """Store a task's after-scores (in the store's dtype), forgetting and summary."""
+    store = open_store(spec.store_path)
+    after = {metric: values.astype(store.dtype) for metric, values in after.items()}
+    forgetting = forgetting_rows(before, after)
     store.write_row(job.id, forgetting, after=after, summary=summary)
     return summary
 

@@ -54,6 +54,15 @@ def attach_lora(model: Any, settings: TrainingSettings) -> Any:
             ) from error
 
 
+def frozen_lower_layers(model: Any, settings: TrainingSettings) -> int:
+    """How many layers, from the bottom, a model fine-tuned with ``settings`` shares with the
+    base model: those below the lowest adapted one with LoRA on chosen layers, else none."""
+    if settings.method != "lora" or settings.lora_layers is None:
+        return 0
+    layers = _layer_indices(model, settings.lora_layers)
+    return min(layers) if layers else 0
+
+
 def _layer_indices(model: Any, layers: tuple[int, ...] | None) -> list[int] | None:
     """``layers`` as peft's non-negative indices, negative ones counted from the top layer."""
     if layers is None:

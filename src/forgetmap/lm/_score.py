@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from forgetmap.errors import ConfigError
 from forgetmap.lm._batch import length_sorted_batches, pad_batch, pad_id, token_nll
 from forgetmap.lm._encode import EncodedExample
 from forgetmap.lm._loaded import LoadedModel
+from forgetmap.lm._reuse import LowerLayers, batch_key
 
 
 def score_nll(
@@ -18,6 +20,7 @@ def score_nll(
     *,
     batch_size: int = 16,
     progress: Callable[[int], None] | None = None,
+    reuse: LowerLayers | None = None,
 ) -> np.ndarray:
     """Mean token NLL of each example over its scored tokens (lower = better known).
 
@@ -33,6 +36,10 @@ def score_nll(
         Examples per forward pass.
     progress : callable, optional
         Called after each batch with the number of examples scored so far.
+    reuse : LowerLayers, optional
+        Outputs of the model's lower layers kept from an earlier pass over the same examples
+        with the same ``batch_size`` (and kept now where missing): only for a model whose lower
+        layers are the base model's, e.g. LoRA on the upper layers only. Scores are unchanged.
 
     Returns
     -------
@@ -50,11 +57,13 @@ def score_nll(
     padding = pad_id(loaded.tokenizer)
     done = 0
     try:
-        with torch.inference_mode():
+        reusing = nullcontext(lambda key: None) if reuse is None else reuse.attached(model)
+        with torch.inference_mode(), reusing as begin:
             for indices in length_sorted_batches([len(e) for e in encoded], batch_size):
                 batch = [encoded[i] for i in indices]
                 counts = np.array([e.n_scored for e in batch])
                 if counts.sum() > 0:
+                    begin(batch_key(batch))
                     ids, mask, scored = pad_batch(batch, padding, loaded.device)
                     nll = token_nll(model, ids, mask, scored).double().cpu().numpy()
                     # nll is row-major over scored tokens: sum it back per example.
