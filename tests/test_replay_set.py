@@ -12,7 +12,7 @@ from forgetmap.errors import ConfigError
 from forgetmap.forecast import ranked_forgetting, read_ranking
 from forgetmap.replay import choose_replay_set, draw_replay, replay_set_budget
 from forgetmap.store import open_store
-from tiny_run import small_store
+from tiny_run import german_adapter, small_store
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +23,7 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def adapter(run, tmp_path_factory):
     """A LoRA checkpoint from a short fine-tuning on one task (an early part of a user's run)."""
-    from forgetmap.lm import base_weights, finetune, save_checkpoint, task_batches
-    from forgetmap.stored_run import load_base_model, stored_run
-
-    stored = stored_run(open_store(run))
-    loaded = load_base_model(stored.config)
-    _, tasks = stored.encode(loaded.tokenizer)
-    path = tmp_path_factory.mktemp("ckpt") / "german-lora"
-    with base_weights(loaded, stored.settings):
-        finetune(loaded, task_batches(tasks["german"], stored.settings, seed=7), stored.settings)
-        save_checkpoint(loaded, path)
-    return path
+    return german_adapter(run, tmp_path_factory.mktemp("ckpt") / "german-lora")
 
 
 @pytest.fixture(scope="module")

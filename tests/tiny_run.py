@@ -59,3 +59,19 @@ def small_store(root: Path) -> Path:
         collect(parse_config(SMALL_CONFIG), path, threads=1)
         _BUILT["store"] = path
     return _BUILT["store"]
+
+
+def german_adapter(run: Path, path: Path) -> Path:
+    """A LoRA checkpoint of a short fine-tuning of ``run``'s model on its ``german`` task (seed
+    7), saved at ``path`` as peft saves it: a checkpoint from a user's own run."""
+    from forgetmap.lm import base_weights, finetune, save_checkpoint, task_batches
+    from forgetmap.store import open_store
+    from forgetmap.stored_run import load_base_model, stored_run
+
+    stored = stored_run(open_store(run))
+    loaded = load_base_model(stored.config)
+    _, tasks = stored.encode(loaded.tokenizer)
+    with base_weights(loaded, stored.settings):
+        finetune(loaded, task_batches(tasks["german"], stored.settings, seed=7), stored.settings)
+        save_checkpoint(loaded, path)
+    return path

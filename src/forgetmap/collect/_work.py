@@ -49,6 +49,12 @@ class RunSpec:
     upstream: tuple[Example, ...]
     upstream_encoded: tuple[Any, ...]
 
+    def training_settings(self) -> Any:
+        """The run's :class:`forgetmap.lm.TrainingSettings` (its lists become tuples there)."""
+        from forgetmap.lm import TrainingSettings
+
+        return TrainingSettings(**self.training)
+
 
 @dataclass(frozen=True)
 class TaskJob:
@@ -125,13 +131,9 @@ def lower_layers_for(spec: RunSpec, loaded: Any) -> Any:
     and in every task's, so each task's scoring reuses their outputs from the first pass
     (:class:`forgetmap.lm.LowerLayers`; bit-identical scores). Kept per process, like the model.
     """
-    from forgetmap.lm import LowerLayers, TrainingSettings, frozen_lower_layers
+    from forgetmap.lm import LowerLayers, frozen_lower_layers
 
-    training = dict(spec.training)
-    for name in ("target_modules", "lora_layers"):
-        if training.get(name) is not None:
-            training[name] = tuple(training[name])
-    n_frozen = frozen_lower_layers(loaded.model, TrainingSettings(**training))
+    n_frozen = frozen_lower_layers(loaded.model, spec.training_settings())
     if n_frozen == 0:
         return None
     key = (repr(sorted(spec.model.items())), n_frozen, int(spec.scoring["batch_size"]))
@@ -223,15 +225,10 @@ def run_task(
     in a resumed run or on a Ray worker is bit-identical to one computed locally in one go.
     Returns the row's summary.
     """
-    from forgetmap.lm import TrainingSettings
-
     if job.checkpoint is not None:
         return run_checkpoint(spec, job, before, hooks)
     loaded = model_for(spec)
-    training = dict(spec.training)
-    if training.get("target_modules") is not None:
-        training["target_modules"] = tuple(training["target_modules"])
-    settings = TrainingSettings(**training)
+    settings = spec.training_settings()
     progress = None
     if hooks is not None and hooks.training is not None:
         progress = hooks.training(job.id, settings.steps)

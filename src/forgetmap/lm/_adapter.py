@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from forgetmap.errors import ConfigError
+from forgetmap.lm._layers import layer_count
 from forgetmap.lm._loaded import LoadedModel
 from forgetmap.lm._settings import TrainingSettings
 
@@ -67,15 +68,7 @@ def _layer_indices(model: Any, layers: tuple[int, ...] | None) -> list[int] | No
     """``layers`` as peft's non-negative indices, negative ones counted from the top layer."""
     if layers is None:
         return None
-    config = model.config
-    count = next(
-        (
-            getattr(config, name)
-            for name in ("num_hidden_layers", "n_layer", "num_layers")
-            if isinstance(getattr(config, name, None), int)
-        ),
-        None,
-    )
+    count = layer_count(model)
     if count is None:
         raise ConfigError("lora_layers needs the model's number of layers, which its config lacks")
     outside = [layer for layer in layers if not -count <= layer < count]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetmap.errors import CheckpointMismatchError, InputFileNotFoundError
+from forgetmap.lm._layers import LAYER_COUNT_FIELDS
 from forgetmap.lm._load import _looks_like_path, hub_reachable
 
 __all__ = [
@@ -46,7 +47,7 @@ ARCHITECTURE = (
     (("model_type",), "model type"),
     (("vocab_size",), "vocabulary size"),
     (("hidden_size", "n_embd", "d_model"), "hidden size"),
-    (("num_hidden_layers", "n_layer", "num_layers"), "number of layers"),
+    (LAYER_COUNT_FIELDS, "number of layers"),
     (("num_attention_heads", "n_head"), "number of attention heads"),
     (("intermediate_size", "n_inner"), "MLP size"),
 )

@@ -22,32 +22,11 @@ from typing import Any
 import numpy as np
 
 from forgetmap.lm._encode import EncodedExample
+from forgetmap.lm._layers import decoder_layers
 
-__all__ = ["LowerLayers", "batch_key", "decoder_layers"]
+__all__ = ["LowerLayers", "batch_key"]
 
 Begin = Callable[[bytes], None]
-
-
-def decoder_layers(model: Any) -> Any:
-    """The model's list of transformer layers (the ``ModuleList`` as long as its layer count),
-    or None when it cannot be told."""
-    import torch
-
-    config = getattr(model, "config", None)
-    count = next(
-        (
-            getattr(config, name)
-            for name in ("num_hidden_layers", "n_layer", "num_layers")
-            if isinstance(getattr(config, name, None), int)
-        ),
-        None,
-    )
-    if count is None:
-        return None
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == count:
-            return module
-    return None
 
 
 def batch_key(batch: Sequence[EncodedExample]) -> bytes:

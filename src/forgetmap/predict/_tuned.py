@@ -69,7 +69,9 @@ class Candidate:
 _BUILDERS: dict[str, Callable[..., StreamingEstimator]] = {"additive": Additive, "knn": KNN}
 
 
-def grid(method: str, fit: Mapping[str, Sequence[float]], fold_in: Mapping[str, Sequence[float]]):
+def grid(
+    method: str, fit: Mapping[str, Sequence[float]], fold_in: Mapping[str, Sequence[float]]
+) -> list[Candidate]:
     """Every combination of the given values, as candidates (fit settings vary slowest)."""
 
     def combos(axes: Mapping[str, Sequence[float]]) -> list[tuple[tuple[str, float], ...]]:
