@@ -1,7 +1,6 @@
 """Analysis of the forgetting matrix: fits, patterns beyond rank 1, statistics and correlations.
 
-Pure numpy/scipy (and scikit-learn for co-clustering): works on any matrix, imported or collected,
-and never imports torch.
+Pure numpy/scipy: works on any matrix, imported or collected, and never imports torch.
 """
 
 from forgetmap.analysis._analyze import analyze

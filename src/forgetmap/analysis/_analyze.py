@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forgetmap._jsonsafe import json_safe
+from forgetmap.analysis._coclusters import coclusters
 from forgetmap.analysis._correlate import PREFIX, similarity_correlation, stored_similarities
 from forgetmap.analysis._fits import fit_report
 from forgetmap.analysis._omnibus import family_tests, profile_gram
-from forgetmap.analysis._patterns import (
-    COCLUSTER_EXAMPLES,
-    benjamini_hochberg,
-    coclusters,
-    components,
-    group_tests,
-    residuals,
-)
+from forgetmap.analysis._patterns import benjamini_hochberg, components, group_tests, residuals
 from forgetmap.analysis._statistics import TASK_FIELDS, extremes, property_correlations, spread
 from forgetmap.errors import AnalysisError
 
@@ -33,7 +27,8 @@ __all__ = ["DEFAULT_RANK", "analyze"]
 Labels = tuple[np.ndarray, list[str]]
 
 DEFAULT_RANK = 10
-#: Co-clusters made when none are asked (fewer for a matrix with fewer tasks or examples).
+#: Most co-clusters reported when none are asked (fewer for a matrix with fewer tasks or
+#: examples).
 DEFAULT_CLUSTERS = 5
 #: A metadata column is a default grouping field when it has 2..MAX_LEVELS distinct values.
 MAX_LEVELS = 50
@@ -75,12 +70,14 @@ def analyze(
     top_q : float
         Share of most forgotten items (by mean) used by the over-representation test.
     fdr : float
-        False-discovery rate at which a group is flagged ``significant`` (Benjamini–Hochberg).
+        False-discovery rate at which a group is flagged ``significant``, and at which every
+        member of a co-cluster is admitted (Benjamini–Hochberg).
     n_clusters : int, optional
-        Number of spectral co-clusters of the residuals, from 2 to the number of tasks (and of
-        examples); ``None`` means 5, or fewer for a smaller matrix.
+        Most co-clusters (blocks of significantly raised residual) reported, from 2 to the
+        number of tasks (and of examples); ``None`` means 5, or fewer for a smaller matrix.
+        Fewer, or none, are reported when no further block is significant.
     seed : int
-        Seeds the randomized SVD, masked fits, permutation tests, co-clustering and sampling.
+        Seeds the randomized SVD, masked fits, permutation tests, co-clusters and sampling.
 
     Returns
     -------
@@ -126,7 +123,7 @@ def analyze(
         raise AnalysisError(
             f"--rank {rank} must be at least 1 and below min(tasks, examples) = {min(m, n)}"
         )
-    most_clusters = min(m, n, COCLUSTER_EXAMPLES)
+    most_clusters = min(m, n)
     if n_clusters is None:
         n_clusters = max(2, min(DEFAULT_CLUSTERS, most_clusters))
     elif not 2 <= n_clusters <= most_clusters:
@@ -154,7 +151,7 @@ def analyze(
         row["significant"] = bool(q <= fdr)
     groups.sort(key=lambda row: (row["q_value"], row["p_value"]))
     clusters = coclusters(
-        values, report.rank1, task_ids, example_ids, n_clusters=n_clusters, seed=seed
+        values, report.rank1, task_ids, example_ids, fdr=fdr, max_clusters=n_clusters, seed=seed
     )
 
     texts = examples["text"].tolist() if "text" in examples.columns else None
@@ -230,7 +227,7 @@ def analyze(
         "correlations": correlations,
     }
     document["seconds"] = time.perf_counter() - started
-    return _jsonable(document)
+    return json_safe(document)
 
 
 def _empty(
@@ -336,20 +333,3 @@ def _quantiles(values: np.ndarray) -> dict[str, float | None]:
         return {}
     points = np.quantile(finite, [0.0, 0.1, 0.5, 0.9, 1.0])
     return dict(zip(["min", "p10", "median", "p90", "max"], points.tolist(), strict=True))
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain Python types, with NaN and ±inf turned into ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    return value

@@ -1,11 +1,11 @@
-"""Patterns beyond the multiplicative fit: residuals, leading components, groups and co-clusters.
+"""Patterns beyond the multiplicative fit: residuals, leading components and groups.
 
 The residual matrix is ``values − s₁ u₁ v₁ᵀ`` (what the rank-1 fit leaves). Groups of tasks or
 examples that share a metadata value are tested two ways — over-representation among the top-q
 most forgotten (one-sided two-proportion z-test) and a mean residual different from the rest
 (Welch t-test, or a permutation test for small groups) — and all p-values of one analysis are
-corrected together with Benjamini–Hochberg. Co-clusters come from spectral co-clustering
-(Dhillon 2001) of the positive part of the residuals, i.e. of *extra* forgetting.
+corrected together with Benjamini–Hochberg. Co-clusters of the residual are found in
+:mod:`forgetmap.analysis._coclusters`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ import numpy as np
 from forgetmap.analysis._blocks import column_blocks
 from forgetmap.analysis._lowrank import LowRankFit
 
-#: Items listed per component and per co-cluster (the counts are always complete).
+#: Items listed per component.
 TOP_ITEMS = 10
-MAX_MEMBERS = 200
-#: Co-clustering runs on at most this many examples; the rest are then assigned to a co-cluster.
-COCLUSTER_EXAMPLES = 10_000
 #: Below this many items on either side, mean residuals are compared by a permutation test.
 WELCH_MIN = 20
 PERMUTATIONS = 9_999
@@ -229,108 +226,3 @@ def group_tests(
             )
             rows.append({**base, "test": f"mean_residual_{name}", "statistic": stat, "p_value": p})
     return rows
-
-
-# ---------------------------------------------------------------------- co-clusters
-def coclusters(
-    values: np.ndarray,
-    rank1: LowRankFit,
-    task_ids: Sequence[str],
-    example_ids: Sequence[str],
-    *,
-    n_clusters: int,
-    seed: int,
-) -> list[dict[str, Any]]:
-    """Spectral co-clusters of the positive residuals, sorted by mean residual (largest first).
-
-    Co-clustering runs on the whole matrix when it has at most :data:`COCLUSTER_EXAMPLES`
-    examples, else on a seeded random subset of them; every example is then placed in the
-    co-cluster whose tasks give it the largest mean residual (for the fitted ones this keeps
-    the spectral choice only if it agrees, so all examples are treated alike). Each entry has
-    ``tasks`` (all ids), ``examples`` (up to :data:`MAX_MEMBERS` ids, largest mean residual in
-    the block first), ``n_tasks``, ``n_examples`` and ``mean_residual`` over the block.
-    """
-    from sklearn.cluster import SpectralCoclustering
-
-    m, n = values.shape
-    rng = np.random.default_rng(seed)
-    subset = (
-        np.arange(n)
-        if n <= COCLUSTER_EXAMPLES
-        else np.sort(rng.choice(n, COCLUSTER_EXAMPLES, replace=False))
-    )
-    block = _positive_residual(values, rank1, subset)
-    n_clusters = max(2, min(n_clusters, m, subset.size))
-    model = SpectralCoclustering(n_clusters=n_clusters, n_init=3, random_state=seed)
-    model.fit(block)
-    row_labels = model.row_labels_
-    fixed = model.column_labels_ if n <= COCLUSTER_EXAMPLES else None
-    column_labels, sums, counts, score = _block_scores(values, rank1, row_labels, n_clusters, fixed)
-    result = []
-    for c in range(n_clusters):
-        rows = np.flatnonzero(row_labels == c)
-        cols = np.flatnonzero(column_labels == c)
-        if rows.size == 0 or cols.size == 0 or counts[c] == 0:
-            continue
-        ranked = cols[np.argsort(-np.nan_to_num(score[cols], nan=-np.inf), kind="stable")]
-        result.append(
-            {
-                "n_tasks": int(rows.size),
-                "n_examples": int(cols.size),
-                "mean_residual": sums[c] / counts[c],
-                "tasks": [task_ids[i] for i in rows],
-                "examples": [example_ids[j] for j in ranked[:MAX_MEMBERS]],
-            }
-        )
-    result.sort(key=lambda entry: -entry["mean_residual"])
-    return result
-
-
-def _positive_residual(values: np.ndarray, rank1: LowRankFit, subset: np.ndarray) -> np.ndarray:
-    """The positive part of the residuals on ``subset`` examples, unmeasured as 0, floored > 0.
-
-    Spectral co-clustering needs non-negative data without empty rows or columns; a tiny floor
-    keeps every row and column connected without changing which blocks stand out.
-    """
-    left = rank1.task_factors[:, 0] * rank1.singular_values[0]
-    block = np.asarray(values[:, subset], dtype=np.float64)
-    block = block - np.outer(left, rank1.example_factors[subset, 0])
-    block = np.where(np.isfinite(block), np.maximum(block, 0.0), 0.0)
-    floor = 1e-6 * (block.max() if block.size and block.max() > 0 else 1.0)
-    return block + floor
-
-
-def _block_scores(
-    values: np.ndarray,
-    rank1: LowRankFit,
-    row_labels: np.ndarray,
-    n_clusters: int,
-    column_labels: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over the residuals: each example's mean residual over each co-cluster's tasks.
-
-    Examples without a label are placed in the co-cluster with the largest such mean. Returns
-    the labels (N,), residual sums and measured counts per co-cluster block (C,), and each
-    example's mean residual within its block (N,).
-    """
-    n = values.shape[1]
-    assign = column_labels is None
-    labels = np.zeros(n, dtype=int) if assign else np.asarray(column_labels)
-    member = np.stack([(row_labels == c) for c in range(n_clusters)]).astype(float)  # (C, M)
-    sums, counts, score = np.zeros(n_clusters), np.zeros(n_clusters), np.full(n, np.nan)
-    for cols in column_blocks(n):
-        resid = rank1_residual(values, rank1, cols)
-        finite = np.isfinite(resid)
-        weights = member.astype(resid.dtype)
-        totals = (weights @ np.where(finite, resid, 0)).astype(np.float64)  # (C, n)
-        measured = (weights @ finite.astype(resid.dtype)).astype(np.float64)  # (C, n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = totals / measured
-        if assign:
-            labels[cols] = np.argmax(np.nan_to_num(means, nan=-np.inf), axis=0)
-        picked = labels[cols]
-        columns = np.arange(picked.size)
-        score[cols] = means[picked, columns]
-        sums += np.bincount(picked, weights=totals[picked, columns], minlength=n_clusters)
-        counts += np.bincount(picked, weights=measured[picked, columns], minlength=n_clusters)
-    return labels, sums, counts, score

@@ -34,14 +34,17 @@ def analyze(
     top_q: Annotated[
         float, typer.Option("--top-q", help="Share of most forgotten items for the z-test.")
     ] = 0.1,
-    fdr: Annotated[float, typer.Option("--fdr", help="False-discovery rate for groups.")] = 0.05,
+    fdr: Annotated[
+        float,
+        typer.Option("--fdr", help="False-discovery rate for groups and co-cluster members."),
+    ] = 0.05,
     clusters: Annotated[
         int | None,
         typer.Option(
             "--clusters",
             min=2,
-            help="Number of co-clusters of the residuals, at most the number of tasks "
-            "(default 5, or fewer for a smaller matrix).",
+            help="Most co-clusters (blocks of significantly raised residual) to report, at "
+            "most the number of tasks (default 5, or fewer for a smaller matrix).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
@@ -67,7 +70,7 @@ def analyze(
     )
     if json_path is not None:
         write_json(json_path, document)
-    with writing(store.path / "artifacts" / "analysis.json", ""):
+    with writing(store.artifact_path("analysis.json"), ""):
         saved = store.save_json("analysis", document)
     out = output(ctx)
     out.result(document, _render)
@@ -128,18 +131,21 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
             for g in doc["groups"][:SHOWN]
         ],
     )
+    clusters = doc["coclusters"]
     out.table(
-        "co-clusters of positive residuals",
-        ["tasks", "examples", "mean residual", "first tasks", "first examples"],
+        f"co-clusters: {len(clusters)} block(s) whose every member has a raised residual "
+        f"(FDR {fdr})",
+        ["tasks", "examples", "mean residual", "smallest z", "first tasks", "first examples"],
         [
             (
                 c["n_tasks"],
                 c["n_examples"],
                 c["mean_residual"],
+                min(row["z"] for row in c["task_statistics"] + c["example_statistics"]),
                 ", ".join(c["tasks"][:3]),
                 ", ".join(c["examples"][:3]),
             )
-            for c in doc["coclusters"]
+            for c in clusters
         ],
     )
     for key, title in (

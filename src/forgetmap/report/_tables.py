@@ -77,17 +77,7 @@ def analysis_section(document: dict[str, Any], source: str) -> dict[str, Any]:
         elif value is None or isinstance(value, (str, int, float, bool)):
             page[key] = json_safe(value)
     page["coclusters"] = [
-        {
-            **json_safe(
-                {k: v for k, v in cluster.items() if k not in ("tasks", "examples")},
-                max_items=LIST_LIMIT,
-            ),
-            "n_tasks": len(cluster.get("tasks") or []),
-            "n_examples": len(cluster.get("examples") or []),
-            "tasks": json_safe(list(cluster.get("tasks") or [])[:_MEMBER_LIMIT]),
-            "examples": json_safe(list(cluster.get("examples") or [])[:_MEMBER_LIMIT]),
-        }
-        for cluster in (document.get("coclusters") or [])[:50]
+        _cocluster(cluster) for cluster in (document.get("coclusters") or [])[:50]
     ]
     page["components"] = [
         {
@@ -104,6 +94,18 @@ def analysis_section(document: dict[str, Any], source: str) -> dict[str, Any]:
             for item in (document.get(key) or [])[:50]
         ]
     return page
+
+
+def _cocluster(cluster: dict[str, Any]) -> dict[str, Any]:
+    """One co-cluster: its numbers, and its first members with their statistics."""
+    members = ("tasks", "examples", "task_statistics", "example_statistics")
+    entry = json_safe({k: v for k, v in cluster.items() if k not in members}, max_items=LIST_LIMIT)
+    for key in members:
+        entry[key] = json_safe(list(cluster.get(key) or [])[:_MEMBER_LIMIT])
+    for key, listed in (("n_tasks", "tasks"), ("n_examples", "examples")):
+        # The document counts every member; it lists at most 200 examples.
+        entry[key] = json_safe(cluster.get(key, len(cluster.get(listed) or [])))
+    return entry
 
 
 def task_rows(

@@ -110,19 +110,27 @@
     } else box.appendChild(empty("No groups were tested (the analysis found no grouping fields)."));
     box.appendChild(el("h3", { text: "Co-clusters of tasks × examples in the residual" }));
     var clusters = A.coclusters || [];
-    if (!clusters.length) { box.appendChild(empty("No co-clusters in the analysis.")); return; }
+    var level = fmt(isNumber((A.settings || {}).fdr) ? A.settings.fdr : 0.05);
+    if (!clusters.length) { box.appendChild(empty("No co-cluster: no block of tasks × examples whose every member has a significantly raised residual (Benjamini–Hochberg at false-discovery rate " + level + ").")); return; }
+    box.appendChild(el("p", { class: "note", text: "Each block's tasks and examples each carry a residual raised over their other examples (or tasks), Benjamini–Hochberg at false-discovery rate " + level + "; members of no block are not listed. z is the normal equivalent of a member's p-value." }));
+    var members = ["tasks", "examples", "n_tasks", "n_examples", "task_statistics", "example_statistics"];
+    var statColumns = function (label) {
+      return [{ key: "id", label: label, text: true }, { key: "mean_residual", label: "mean residual" }, { key: "z" }, { key: "q_value", label: "q" }];
+    };
     var grid = el("div", { class: "grid" });
     clusters.forEach(function (cluster, i) {
       var pairs = [["tasks", cluster.n_tasks], ["examples", cluster.n_examples]];
       Object.keys(cluster).forEach(function (key) {
-        if (["tasks", "examples", "n_tasks", "n_examples"].indexOf(key) < 0) pairs.push([key.replace(/_/g, " "), cluster[key]]);
+        if (members.indexOf(key) < 0) pairs.push([key.replace(/_/g, " "), cluster[key]]);
       });
-      grid.appendChild(el("div", { class: "card" }, [
-        el("h3", { text: "Co-cluster " + (i + 1) }),
-        keyValueTable(pairs),
-        el("div", { class: "muted", text: "tasks: " + (cluster.tasks || []).join(", ") + (cluster.n_tasks > (cluster.tasks || []).length ? ", …" : "") }),
-        el("div", { class: "muted", text: "examples: " + (cluster.examples || []).join(", ") + (cluster.n_examples > (cluster.examples || []).length ? ", …" : "") })
-      ]));
+      var parts = [el("h3", { text: "Co-cluster " + (i + 1) }), keyValueTable(pairs)];
+      [["task_statistics", "tasks", "n_tasks", "task"], ["example_statistics", "examples", "n_examples", "example"]].forEach(function (side) {
+        var stats = cluster[side[0]] || [], listed = cluster[side[1]] || [];
+        var more = cluster[side[2]] > Math.max(stats.length, listed.length) ? " (first " + Math.max(stats.length, listed.length) + " of " + cluster[side[2]] + ")" : "";
+        if (stats.length) parts.push(el("div", { class: "scroll" }, dataTable(statColumns(side[3] + more), stats)));
+        else parts.push(el("div", { class: "muted", text: side[1] + ": " + listed.join(", ") + (more ? ", …" : "") }));
+      });
+      grid.appendChild(el("div", { class: "card" }, parts));
     });
     box.appendChild(grid);
   }
