@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from forgetmap.config import ExperimentConfig, load_config
 from forgetmap.data import Example
-from forgetmap.errors import ModelNotFoundError
-from forgetmap.lm import encode_examples, load_model, score_nll
+from forgetmap.errors import ConfigError, ModelNotFoundError
+from forgetmap.lm import _batch, encode_examples, load_model, score_nll
+from forgetmap.lm._batch import length_sorted_batches
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +67,46 @@ def test_scores_do_not_depend_on_batching_or_order(tiny, examples):
         )
     reverse = score_nll(tiny, encoded[::-1], batch_size=5)
     np.testing.assert_allclose(reverse[::-1], reference, rtol=1e-5)
+
+
+def test_a_token_budget_batches_by_padded_tokens_and_scores_the_same(tiny, examples):
+    encoded = encode_examples(tiny.tokenizer, examples, max_length=64)
+    lengths = [len(e) for e in encoded]
+    budget = 2 * max(lengths) + 1
+    batches = length_sorted_batches(lengths, max_tokens=budget)
+    assert sorted(np.concatenate(batches)) == list(range(len(encoded)))
+    for batch in batches:
+        assert len(batch) * max(lengths[i] for i in batch) <= budget
+    assert max(len(b) for b in batches) > 2  # short examples share a batch of more rows
+    reference = score_nll(tiny, encoded, batch_size=1)
+    np.testing.assert_allclose(
+        score_nll(tiny, encoded, max_batch_tokens=budget), reference, rtol=1e-5
+    )
+    # A budget below one example's length still scores it, alone.
+    np.testing.assert_allclose(score_nll(tiny, encoded, max_batch_tokens=1), reference, rtol=1e-5)
+    with pytest.raises(ConfigError, match="max_batch_tokens"):
+        score_nll(tiny, encoded, max_batch_tokens=0)
+
+
+def test_a_model_without_logits_to_keep_scores_the_same(tiny, examples, monkeypatch):
+    encoded = encode_examples(tiny.tokenizer, examples, max_length=64)
+    reference = score_nll(tiny, encoded, batch_size=4)
+    monkeypatch.setattr(_batch, "_accepts_logits_to_keep", lambda model: False)
+    np.testing.assert_allclose(score_nll(tiny, encoded, batch_size=4), reference, rtol=1e-5)
+
+
+def test_max_batch_tokens_is_a_scoring_setting_left_out_of_old_fingerprints():
+    config, _ = load_config(EXAMPLES / "tiny.toml")
+    assert "max_batch_tokens" not in config.to_dict()["scoring"]
+    assert config.scoring.batching() == {"batch_size": 16, "max_batch_tokens": None}
+    document = config.model_dump()
+    document["scoring"]["max_batch_tokens"] = 4096
+    assert (
+        ExperimentConfig.model_validate(document).to_dict()["scoring"]["max_batch_tokens"] == 4096
+    )
+    document["scoring"]["max_batch_tokens"] = 0
+    with pytest.raises(ValueError, match="max_batch_tokens"):
+        ExperimentConfig.model_validate(document)
 
 
 def test_progress_reports_examples_done(tiny, examples):

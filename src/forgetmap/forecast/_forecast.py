@@ -128,9 +128,9 @@ def forecast(
     say(f"scoring {k} of {n_examples} upstream examples")
     upstream, _ = run.encode(base.tokenizer)
     score_start = time.perf_counter()
-    after = score_nll(
-        tuned, [upstream[j] for j in probes], batch_size=run.config.scoring.batch_size
-    ).astype(store.dtype)
+    after = score_nll(tuned, [upstream[j] for j in probes], **run.config.scoring.batching()).astype(
+        store.dtype
+    )
     score_seconds = time.perf_counter() - score_start
     measured = forecaster.measured(after)  # (k,)
     values = forecaster.values
@@ -141,7 +141,7 @@ def forecast(
         rest = np.setdiff1d(np.arange(n_examples), probes)
         verify_start = time.perf_counter()
         after_rest = score_nll(
-            tuned, [upstream[j] for j in rest], batch_size=run.config.scoring.batch_size
+            tuned, [upstream[j] for j in rest], **run.config.scoring.batching()
         ).astype(store.dtype)
         actual[rest] = after_rest.astype(np.float64) - store.before(METRIC)[rest].astype(np.float64)
         actual[probes] = measured

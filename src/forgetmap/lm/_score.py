@@ -8,7 +8,13 @@ from contextlib import nullcontext
 import numpy as np
 
 from forgetmap.errors import ConfigError
-from forgetmap.lm._batch import length_sorted_batches, pad_batch, pad_id, token_nll
+from forgetmap.lm._batch import (
+    ScoredPositions,
+    length_sorted_batches,
+    mean_scored_nll,
+    pad_batch,
+    pad_id,
+)
 from forgetmap.lm._encode import EncodedExample
 from forgetmap.lm._loaded import LoadedModel
 from forgetmap.lm._reuse import LowerLayers, batch_key
@@ -19,6 +25,7 @@ def score_nll(
     encoded: Sequence[EncodedExample],
     *,
     batch_size: int = 16,
+    max_batch_tokens: int | None = None,
     progress: Callable[[int], None] | None = None,
     reuse: LowerLayers | None = None,
 ) -> np.ndarray:
@@ -26,19 +33,22 @@ def score_nll(
 
     Examples are run in length-sorted batches (right padding, masked) under
     ``torch.inference_mode``; the result does not depend on how examples are batched, up to
-    floating-point rounding.
+    floating-point rounding. Each batch's losses stay on the device until one copy per batch.
 
     Parameters
     ----------
     loaded : LoadedModel
     encoded : sequence of EncodedExample, length N
     batch_size : int
-        Examples per forward pass.
+        Examples per forward pass, when ``max_batch_tokens`` is not given.
+    max_batch_tokens : int, optional
+        Padded tokens per forward pass instead (rows × longest length), so that short examples
+        fill the device as long ones do.
     progress : callable, optional
         Called after each batch with the number of examples scored so far.
     reuse : LowerLayers, optional
         Outputs of the model's lower layers kept from an earlier pass over the same examples
-        with the same ``batch_size`` (and kept now where missing): only for a model whose lower
+        in the same batches (and kept now where missing): only for a model whose lower
         layers are the base model's, e.g. LoRA on the upper layers only. Scores are unchanged.
 
     Returns
@@ -50,6 +60,8 @@ def score_nll(
 
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+    if max_batch_tokens is not None and max_batch_tokens < 1:
+        raise ConfigError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
     model = loaded.model
     was_training = model.training
     model.eval()
@@ -59,17 +71,14 @@ def score_nll(
     try:
         reusing = nullcontext(lambda key: None) if reuse is None else reuse.attached(model)
         with torch.inference_mode(), reusing as begin:
-            for indices in length_sorted_batches([len(e) for e in encoded], batch_size):
+            lengths = [len(e) for e in encoded]
+            for indices in length_sorted_batches(lengths, batch_size, max_tokens=max_batch_tokens):
                 batch = [encoded[i] for i in indices]
-                counts = np.array([e.n_scored for e in batch])
-                if counts.sum() > 0:
+                if any(e.n_scored for e in batch):
                     begin(batch_key(batch))
-                    ids, mask, scored = pad_batch(batch, padding, loaded.device)
-                    nll = token_nll(model, ids, mask, scored).double().cpu().numpy()
-                    # nll is row-major over scored tokens: sum it back per example.
-                    rows = np.repeat(np.arange(len(batch)), counts)
-                    sums = np.bincount(rows, weights=nll, minlength=len(batch))
-                    scores[indices] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+                    ids, mask, _ = pad_batch(batch, padding, loaded.device)
+                    means = mean_scored_nll(model, ids, mask, ScoredPositions.of(batch))
+                    scores[indices] = means.cpu().numpy()
                 done += len(batch)
                 if progress is not None:
                     progress(done)

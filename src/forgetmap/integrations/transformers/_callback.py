@@ -310,7 +310,7 @@ class ForgetmapReplay(TrainerCallback):
         device = next(model.parameters()).device
         loaded = LoadedModel(model=model, tokenizer=self._tokenizer, device=device, name="trainer")
         encoded = [self._score_encoded[j] for j in columns]
-        return score_nll(loaded, encoded, batch_size=self.run.config.scoring.batch_size)
+        return score_nll(loaded, encoded, **self.run.config.scoring.batching())
 
     def _check_model(self, model: Any) -> None:
         """Refuse a model whose untrained NLLs are not the store's before-scores."""
