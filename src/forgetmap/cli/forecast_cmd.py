@@ -17,13 +17,21 @@ SHOWN = 10
 def forecast(
     ctx: typer.Context,
     run: RunArgument,
+    out: Annotated[Path, typer.Option("--out", help="CSV file for the full ranking.")],
     checkpoint: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--checkpoint", help="Fine-tuned LoRA adapter or full model: directory or hub id."
         ),
-    ],
-    out: Annotated[Path, typer.Option("--out", help="CSV file for the full ranking.")],
+    ] = None,
+    task_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--task-data",
+            help="Instead of a checkpoint: a JSONL file of the training data you have not "
+            "fine-tuned on yet (forecast from similar measured tasks, k = 0).",
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="Upstream examples to score.")] = 30,
     probe: Annotated[str, typer.Option("--probe", help="active or random probes.")] = "active",
     method: Annotated[
@@ -54,14 +62,29 @@ def forecast(
         ),
     ] = False,
 ) -> None:
-    """Predict a checkpoint's forgetting from k scored examples."""
-    from forgetmap.forecast import DEFAULT_METHOD, write_ranking
+    """Predict a checkpoint's (or, before fine-tuning, a task's) forgetting of every example."""
+    from forgetmap.errors import PredictionError
+    from forgetmap.forecast import DEFAULT_METHOD, forecast_before_finetuning, write_ranking
     from forgetmap.forecast import forecast as run_forecast
     from forgetmap.store import open_store
 
     out_ = output(ctx)
+    if (checkpoint is None) == (task_data is None):
+        raise PredictionError(
+            "give --checkpoint (a fine-tuned model: probes scored) or --task-data (training "
+            "data not fine-tuned on yet: no probes), not both or neither"
+        )
     check_output_file(out, "--out")  # before the model loads and the probes are scored
     store = open_store(run)
+    if task_data is not None:
+        result = forecast_before_finetuning(
+            store, task_data, level=level, progress=out_.message if out_.human else None
+        )
+        with writing(out):
+            written = write_ranking(result.ranking, out)
+        result.document["out"] = written
+        out_.result(result.document, _render_before)
+        return
     result = run_forecast(
         store,
         checkpoint,
@@ -111,6 +134,37 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
             f"{_number(check['spearman'])}, precision@10% {_number(check['precision_at_10'])}, "
             f"intervals cover {coverage}; scoring them took {check['score_seconds']:.1f} s"
         )
+
+
+def _render_before(out: Any, doc: dict[str, Any]) -> None:
+    temperature = doc["temperature"]
+    setting = "the column means" if temperature is None else f"T = {temperature:g}"
+    out.message(
+        f"[bold]{doc['task_data']}[/bold] ({doc['task_examples']} examples), not fine-tuned: "
+        f"forgetting predicted from the {doc['training_tasks']} measured tasks by "
+        f"{doc['similarity']} similarity of their training data ({setting}, chosen on the store: "
+        f"leave-one-task-out RMSE {doc['validation_rmse']:.3g} against "
+        f"{doc['validation_column_mean_rmse']:.3g} for the column means)"
+    )
+    out.message(
+        "most similar: "
+        + ", ".join(f"{t['task']} ({t['weight']:.0%})" for t in doc["nearest_tasks"][:3])
+    )
+    out.table(
+        "most at risk",
+        ["rank", "example", "forgetting", "interval", "text"],
+        [
+            (
+                row["rank"],
+                row["example"],
+                row["forgetting"],
+                _interval(row["low"], row["high"]),
+                _short(row["text"]),
+            )
+            for row in doc["top"][:SHOWN]
+        ],
+    )
+    out.message(f"wrote {doc['n_examples']} ranked examples to {doc['out']}")
 
 
 def _number(value: float | None) -> str:

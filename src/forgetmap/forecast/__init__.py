@@ -1,5 +1,6 @@
 """Forecast a fine-tuned checkpoint's forgetting of all upstream examples from k scored ones."""
 
+from forgetmap.forecast._before import forecast_before_finetuning
 from forgetmap.forecast._forecast import Forecast, forecast
 from forgetmap.forecast._forecaster import (
     DEFAULT_METHOD,
@@ -26,6 +27,7 @@ __all__ = [
     "check_checkpoint",
     "choose_probes",
     "forecast",
+    "forecast_before_finetuning",
     "ranked_forgetting",
     "read_ranking",
     "resolve_checkpoint",

@@ -17,6 +17,7 @@ from forgetmap.predict._knn import KNN
 from forgetmap.predict._logistic import LogisticAdditive, LogisticLowRank
 from forgetmap.predict._lowrank import LowRank, Multiplicative
 from forgetmap.predict._mean import ColumnMean
+from forgetmap.predict._prior import SimilarityPrior
 from forgetmap.predict._registry import ALL_METHODS, make_estimator
 from forgetmap.predict._tuned import Auto, Candidate, Tuned, TunedLowRank
 from forgetmap.predict.baselines import CalibratedScore, RepresentationDotProduct
@@ -39,6 +40,7 @@ __all__ = [
     "LowRank",
     "Multiplicative",
     "RepresentationDotProduct",
+    "SimilarityPrior",
     "StreamingEstimator",
     "Tuned",
     "TunedLowRank",

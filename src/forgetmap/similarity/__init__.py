@@ -16,6 +16,7 @@ from forgetmap.similarity._registry import (
     kinds,
     register_kind,
 )
+from forgetmap.similarity._tasks import TASK_SIMILARITY_KINDS, task_similarity
 from forgetmap.similarity._tfidf import tfidf_similarity
 
 register_kind("tfidf", "TF-IDF cosine of task training texts and example text", tfidf_similarity)
@@ -27,6 +28,7 @@ register_kind(
 register_kind("gradient", GRADIENT_DESCRIPTION, gradient_kind)  # imports torch only when run
 
 __all__ = [
+    "TASK_SIMILARITY_KINDS",
     "SimilarityInputs",
     "SimilarityKind",
     "compute_similarity",
@@ -36,5 +38,6 @@ __all__ = [
     "kinds",
     "register_kind",
     "similarity_inputs",
+    "task_similarity",
     "tfidf_similarity",
 ]
