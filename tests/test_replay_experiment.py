@@ -143,6 +143,12 @@ def test_pool_and_heldout_are_disjoint_and_never_replayed(experiment):
         assert not {i for batch in stream for i in batch} & heldout
 
 
+def test_the_result_store_is_labelled_as_replay_results(experiment):
+    """Its rows are the runs of one experiment, not collected tasks (forecast refuses it)."""
+    folder, _path, _doc, _streams, _ = experiment
+    assert open_store(folder / "out").kind == "replay"
+
+
 def test_realised_replay_ratio_is_exact(experiment):
     _, _, _doc, streams, task_ids = experiment
     assert len(streams) == 10  # 1 task × 2 seeds × 5 samplers
@@ -241,12 +247,31 @@ def test_online_mode_probes_during_training(tmp_path):
     )
     config, base = load_replay_config(path)
     plan = plan_replay(config, base)
-    assert [u.sampler for u in plan.units] == ["random", "predicted"]  # no plain run needed
+    assert [u.sampler for u in plan.runs] == ["random", "predicted"]  # no plain run needed
     doc = run_replay(path, tmp_path / "out")
     summary = open_store(tmp_path / "out").summary("french/seed3/predicted")
     assert summary["probe_step"] == 1 and len(summary["probes"]) == 4
     assert summary["n_replayed"] == 2 and len(summary["replayed"]) == 2
     assert doc["settings"]["mode"] == "online"
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_the_directions_sampler_replays_by_the_store_factors(tmp_path, mode):
+    path = write_config(
+        tmp_path, mode=mode, samplers='["random", "predicted_directions"]', seeds="[3]"
+    )
+    config, base = load_replay_config(path)
+    plan = plan_replay(config, base)
+    expected = ["random", "predicted_directions"]
+    assert [u.sampler for u in plan.runs] == (
+        ["none", *expected] if mode == "offline" else expected
+    )
+    doc = run_replay(path, tmp_path / "out")
+    summary = open_store(tmp_path / "out").summary("french/seed3/predicted_directions")
+    assert len(set(summary["replayed"])) == len(summary["replayed"]) == plan.budget
+    assert set(summary["replayed"]) <= {plan.example_ids[j] for j in plan.pool}
+    assert "predicted_directions" in doc["samplers"]
+    assert any(t["a"] == "predicted_directions" and t["b"] == "random" for t in doc["tests"])
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -12,6 +14,7 @@ from forgetmap.replay import (
     bootstrap_ci,
     cohens_dz,
     holm,
+    minimum_detectable_effect,
     paired_ttest,
     rank_biserial,
     reduction_ci,
@@ -122,3 +125,27 @@ def test_summary_document():
     for test in doc["tests"]:
         assert {"a", "b", "statistic", "p_value", "effect_size", "ci_low", "ci_high"} <= set(test)
     assert len(doc["runs"]) == 12
+
+
+def test_minimum_detectable_effect_has_the_power_it_claims():
+    # Simulate the paired t-test at the MDE the formula gives: it rejects ~80% of the time.
+    rng = np.random.default_rng(3)
+    pilot = rng.normal(0.0, 0.2, size=12)
+    mde = minimum_detectable_effect(pilot)
+    sd = pilot.std(ddof=1)
+    samples = rng.normal(mde, sd, size=(20_000, 12))
+    p_values = stats.ttest_1samp(samples, 0.0, axis=1).pvalue
+    assert abs((p_values < 0.05).mean() - 0.8) < 0.015
+    # More units, smaller MDE; the rank test needs pi/3 times the units.
+    assert minimum_detectable_effect(np.tile(pilot, 4)) < mde / 1.8
+    assert minimum_detectable_effect(pilot, rank_test=True) > mde
+    assert math.isnan(minimum_detectable_effect(np.ones(5)))
+    assert math.isnan(minimum_detectable_effect(np.array([0.1])))
+
+
+def test_each_test_reports_its_minimum_detectable_effect():
+    d = np.random.default_rng(0).normal(0.1, 0.3, size=40)
+    assert paired_ttest(d, np.zeros(40))["mde_80"] == minimum_detectable_effect(d)
+    assert wilcoxon_paired(d, np.zeros(40))["mde_80"] == minimum_detectable_effect(
+        d, rank_test=True
+    )

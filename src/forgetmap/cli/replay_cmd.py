@@ -12,6 +12,7 @@ from forgetmap.cli._options import (
     ExecutorOption,
     RayAddressOption,
     ThreadsOption,
+    check_executor_options,
     output,
 )
 from forgetmap.cli._paths import check_output_dir
@@ -28,6 +29,7 @@ def replay(
     """Test targeted replay against random replay."""
     from forgetmap.replay import run_replay
 
+    check_executor_options(executor, ray_address)
     out_ = output(ctx)
     check_output_dir(out, "--out")
 
@@ -73,7 +75,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         out.message("")
         out.table(
             "paired tests of a − b in held-out forgetting (< 0: a forgets less)",
-            ["a", "b", "over", "n", "p", "Holm", "effect", "95% CI of mean"],
+            ["a", "b", "over", "n", "p", "Holm", "MDE 80%", "effect", "95% CI of mean"],
             [
                 (
                     t["a"],
@@ -82,6 +84,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
                     t["n"],
                     _fmt(t["p_value"], 2),
                     _fmt(t.get("p_holm"), 2),
+                    _num(t.get("mde_80"), 3),
                     _num(t["effect_size"], 2),
                     f"{_num(t['ci_low'], 3)}…{_num(t['ci_high'], 3)}",
                 )
@@ -90,7 +93,8 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         )
         out.message(
             "over held-out examples (ex.): Wilcoxon signed-rank, effect = rank-biserial; "
-            "over task × seed runs: paired t, effect = Cohen's d_z"
+            "over task × seed runs: paired t, effect = Cohen's d_z; MDE 80%: the smallest "
+            "|mean difference| the test finds 4 times in 5 at p < 0.05 with these units"
         )
     if doc.get("prediction_spearman"):
         quality = ", ".join(f"{k} {v:.3f}" for k, v in doc["prediction_spearman"].items())

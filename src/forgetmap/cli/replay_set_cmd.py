@@ -66,11 +66,17 @@ def replay_set(
     ] = None,
 ) -> None:
     """Pick upstream examples to replay in your own fine-tuning."""
+    from forgetmap.errors import ConfigError
     from forgetmap.replay import replay_set as choose
     from forgetmap.replay import write_replay_set
     from forgetmap.store import open_store
 
     out_ = output(ctx)
+    if sampler != "random" and checkpoint is None and forecast is None:
+        raise ConfigError(
+            f"--sampler {sampler} replays predicted forgetting: give --checkpoint (scored "
+            "here) or --forecast (a forecast CSV)"
+        )
     check_output_file(out, "--out")  # before the model loads and the probes are scored
     store = open_store(run)
     result = choose(

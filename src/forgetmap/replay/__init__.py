@@ -21,11 +21,19 @@ from forgetmap.replay._replay_set import (
     replay_set_budget,
     write_replay_set,
 )
-from forgetmap.replay._samplers import SAMPLERS, WEIGHTED_SAMPLERS, draw_replay, softmax_weights
+from forgetmap.replay._samplers import (
+    PREDICTED_SAMPLERS,
+    SAMPLERS,
+    WEIGHTED_SAMPLERS,
+    cover_directions,
+    draw_replay,
+    softmax_weights,
+)
 from forgetmap.replay._stats import (
     bootstrap_ci,
     cohens_dz,
     holm,
+    minimum_detectable_effect,
     paired_ttest,
     rank_biserial,
     reduction_ci,
@@ -42,6 +50,7 @@ from forgetmap.replay._stream import (
 from forgetmap.replay._summary import RunResult, comparisons, summarise
 
 __all__ = [
+    "PREDICTED_SAMPLERS",
     "SAMPLERS",
     "SET_SAMPLERS",
     "WEIGHTED_SAMPLERS",
@@ -55,10 +64,12 @@ __all__ = [
     "choose_replay_set",
     "cohens_dz",
     "comparisons",
+    "cover_directions",
     "draw_replay",
     "holm",
     "interleave",
     "load_replay_config",
+    "minimum_detectable_effect",
     "paired_ttest",
     "parse_replay_config",
     "plan_replay",

@@ -44,11 +44,13 @@ from forgetmap.config import (
     read_toml,
 )
 from forgetmap.errors import ConfigError
-from forgetmap.replay._samplers import SAMPLERS
+from forgetmap.replay._samplers import PREDICTED_SAMPLERS, SAMPLERS
 
 __all__ = ["ReplayConfig", "ReplaySettings", "load_replay_config", "parse_replay_config"]
 
-SamplerName = Literal["none", "random", "predicted", "predicted_topk", "ground_truth"]
+SamplerName = Literal[
+    "none", "random", "predicted", "predicted_topk", "ground_truth", "predicted_directions"
+]
 
 
 class ReplaySettings(BaseModel):
@@ -60,7 +62,7 @@ class ReplaySettings(BaseModel):
     # examples. ratio × steps × batch_size must be a whole number (the ratio is realised exactly).
     ratio: float = 0.125
     # Samplers to compare (see the README); "none" is run whenever another sampler needs the
-    # plain run (ground_truth, and predicted / predicted_topk in offline mode).
+    # plain run (ground_truth, and the predicted samplers in offline mode).
     samplers: list[SamplerName] = Field(default_factory=lambda: list(SAMPLERS), min_length=1)
     # T of softmax(predicted forgetting / T), in the units of forgetting (nats); must be > 0.
     temperature: float = 0.05
@@ -131,7 +133,7 @@ class ReplaySettings(BaseModel):
         """The samplers actually run, in order: the chosen ones plus the plain run if needed."""
         chosen = set(self.samplers)
         needs_plain = "ground_truth" in chosen or (
-            self.mode == "offline" and chosen & {"predicted", "predicted_topk"}
+            self.mode == "offline" and chosen & set(PREDICTED_SAMPLERS)
         )
         if needs_plain:
             chosen.add("none")
@@ -139,7 +141,7 @@ class ReplaySettings(BaseModel):
 
     def needs_store(self) -> bool:
         """Whether a predictions store is needed (a predicted sampler is chosen)."""
-        return bool(set(self.samplers) & {"predicted", "predicted_topk"})
+        return bool(set(self.samplers) & set(PREDICTED_SAMPLERS))
 
 
 class ReplayConfig(BaseModel):

@@ -17,11 +17,11 @@ from forgetmap.errors import ConfigError
 from forgetmap.replay._config import ReplayConfig
 from forgetmap.replay._stream import replay_budget, split_pool
 
-__all__ = ["ReplayPlan", "Unit", "plan_replay", "unit_id"]
+__all__ = ["ReplayPlan", "ReplayRun", "plan_replay", "run_id"]
 
 
 @dataclass(frozen=True)
-class Unit:
+class ReplayRun:
     """One fine-tuning run of the experiment."""
 
     task: str
@@ -30,10 +30,10 @@ class Unit:
 
     @property
     def id(self) -> str:
-        return unit_id(self.task, self.seed, self.sampler)
+        return run_id(self.task, self.seed, self.sampler)
 
 
-def unit_id(task: str, seed: int, sampler: str) -> str:
+def run_id(task: str, seed: int, sampler: str) -> str:
     """The run's row id in the result store: ``"<task>/seed<seed>/<sampler>"``."""
     return f"{task}/seed{seed}/{sampler}"
 
@@ -50,7 +50,7 @@ class ReplayPlan:
         Column indices (into ``upstream``) of the replay pool and the held-out set; disjoint.
     budget : int
         Replay examples per run (0 for ``none``): ratio × steps × batch size.
-    units : list of Unit
+    runs : list of ReplayRun
         In run order: by task, then seed, then sampler (the plain run first).
     store_path : Path or None
         The predictions store.
@@ -63,7 +63,7 @@ class ReplayPlan:
     pool: np.ndarray
     heldout: np.ndarray
     budget: int
-    units: list[Unit]
+    runs: list[ReplayRun]
     store_path: Path | None
 
     @property
@@ -73,9 +73,9 @@ class ReplayPlan:
     def groups(self) -> list[tuple[str, int]]:
         """The (task, seed) pairs; each one's runs depend on its plain run, so they run together."""
         seen: list[tuple[str, int]] = []
-        for unit in self.units:
-            if (unit.task, unit.seed) not in seen:
-                seen.append((unit.task, unit.seed))
+        for run in self.runs:
+            if (run.task, run.seed) not in seen:
+                seen.append((run.task, run.seed))
         return seen
 
 
@@ -122,8 +122,8 @@ def plan_replay(config: ReplayConfig, base_dir: str | Path = ".") -> ReplayPlan:
         from forgetmap.replay._predictor import check_store
 
         check_store(store_path, config, [example.id for example in upstream], pool)
-    units = [
-        Unit(task.id, seed, sampler)
+    runs = [
+        ReplayRun(task.id, seed, sampler)
         for task in config.tasks
         for seed in settings.seeds
         for sampler in samplers
@@ -136,7 +136,7 @@ def plan_replay(config: ReplayConfig, base_dir: str | Path = ".") -> ReplayPlan:
         pool=pool,
         heldout=heldout,
         budget=budget,
-        units=units,
+        runs=runs,
         store_path=store_path,
     )
 

@@ -133,6 +133,14 @@ class PoolPredictor:
             return np.sort(np.array([position[c] for c in chosen], dtype=np.int64))
         return np.sort(random_probes(np.arange(self.pool.size), self.k, rng)).astype(np.int64)
 
+    def directions(self, task: str, rank: int = 5) -> np.ndarray:
+        """Each pool example's loadings on the store's leading factors, (n_pool, r).
+
+        From the rows the task's predictions are fitted on (its own row left out): examples
+        with close directions are forgotten by the same tasks.
+        """
+        return _loadings(self._training_rows(task), rank)[self.pool_columns]
+
     def predict(self, task: str, probes: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Predicted forgetting of every pool example, ndarray of shape (n_pool,).
 
@@ -150,13 +158,25 @@ class PoolPredictor:
 
 def _components(Z: np.ndarray, rank: int = 5) -> np.ndarray:
     """Leading right singular vectors (r, n_examples) of the column-centred training rows."""
+    _, V = _factors(Z, rank)
+    return V.T
+
+
+def _loadings(Z: np.ndarray, rank: int = 5) -> np.ndarray:
+    """Each example's loadings ``s_i v_ij`` on the leading factors: (n_examples, r)."""
+    s, V = _factors(Z, rank)
+    return V * s
+
+
+def _factors(Z: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values (r,) and right vectors (n_examples, r) of the column-centred rows."""
     from forgetmap.predict._lowrank import truncated_svd
 
     filled = np.where(np.isfinite(Z), Z, np.nan)
     means = np.nanmean(filled, axis=0)
     centred = np.where(np.isfinite(filled), filled - means, 0.0)
-    _, _, V = truncated_svd(centred, min(rank, min(centred.shape)))
-    return V.T
+    _, s, V = truncated_svd(centred, min(rank, min(centred.shape)))
+    return s, V
 
 
 def _stable_int(text: str) -> int:

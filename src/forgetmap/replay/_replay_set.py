@@ -232,8 +232,8 @@ def replay_set(
         )
     if sampler != "random" and checkpoint is None and forecast is None:
         raise ConfigError(
-            f"sampler {sampler!r} replays predicted forgetting: give a checkpoint (--checkpoint) "
-            "or a forecast CSV (--forecast)"
+            f"sampler {sampler!r} replays predicted forgetting: give a checkpoint to probe or a "
+            "forecast CSV"
         )
     _check_temperature(temperature)
     n_examples = store.shape[1]
@@ -285,7 +285,7 @@ def replay_set(
 
 def write_replay_set(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> str:
     """Write the records as JSON Lines, atomically; returns the path."""
-    from forgetmap.store._atomic import atomic_write
+    from forgetmap.store import atomic_write
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

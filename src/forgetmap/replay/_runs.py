@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from forgetmap.replay._plan import ReplayPlan, Unit
-from forgetmap.replay._samplers import SAMPLERS, draw_replay
+from forgetmap.replay._plan import ReplayPlan, ReplayRun
+from forgetmap.replay._samplers import PREDICTED_SAMPLERS, SAMPLERS, draw_replay
 from forgetmap.replay._stream import interleave, replay_slots
 
-__all__ = ["Session", "run_group"]
+__all__ = ["ReplayWorker", "run_group"]
 
 
-class Session:
+class ReplayWorker:
     """A loaded model with the experiment's encoded examples and before-scores.
 
     Built once per process (the local executor: once; Ray: once per worker task).
@@ -63,7 +63,7 @@ class Session:
         """Mean NLL of each encoded example under the current weights, shape (n,)."""
         from forgetmap.lm import score_nll
 
-        return score_nll(self.loaded, encoded, batch_size=self.plan.config.scoring.batch_size)
+        return score_nll(self.loaded, encoded, **self.plan.config.scoring.batching())
 
     @property
     def predictor(self) -> Any:
@@ -83,7 +83,7 @@ class Session:
 
 
 def run_group(
-    session: Session,
+    worker: ReplayWorker,
     task: str,
     seed: int,
     store: Any,
@@ -91,130 +91,38 @@ def run_group(
     progress: Callable[[str], None] | None = None,
 ) -> None:
     """Run every unfinished sampler of one (task, seed) pair, writing each run's row."""
-    plan = session.plan
-    units = [u for u in plan.units if u.task == task and u.seed == seed]
-    for unit in units:
-        if store.is_finished(unit.id):
+    plan = worker.plan
+    runs = [u for u in plan.runs if u.task == task and u.seed == seed]
+    for run in runs:
+        if store.is_finished(run.id):
             continue
         if progress is not None:
-            progress(unit.id)
-        forgetting, summary = _run_unit(session, unit, store)
-        after = session.before + forgetting
-        store.write_row(unit.id, forgetting, after={"nll": after}, summary=summary)
+            progress(run.id)
+        forgetting, summary = _run_one(worker, run, store)
+        after = worker.before + forgetting
+        store.write_row(run.id, forgetting, after={"nll": after}, summary=summary)
 
 
-def _run_unit(session: Session, unit: Unit, store: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    from forgetmap.lm import base_weights, finetune, task_batches
+def _run_one(worker: ReplayWorker, run: ReplayRun, store: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fine-tune one run with its sampler's replay; its forgetting and its row summary."""
+    from forgetmap.lm import task_batches
 
-    plan = session.plan
-    config = plan.config
-    settings = config.replay
+    plan = worker.plan
     # Every sampler of a (task, seed) pair shares the adapter initialisation and task order.
-    training = dataclasses.replace(config.training.settings(), seed=unit.seed)
-    pool = plan.pool
-    summary: dict[str, Any] = {}
-    rng = np.random.default_rng([unit.seed, _stable_int(unit.task), SAMPLERS.index(unit.sampler)])
-
-    batches = task_batches(session.train_tasks[unit.task], training, seed=unit.seed)
-    budget = 0 if unit.sampler == "none" else plan.budget
-    slots = replay_slots([len(b) for b in batches], settings.ratio) if budget else None
-    on_step = None
-    online = settings.mode == "online" and unit.sampler in ("predicted", "predicted_topk")
-
-    if unit.sampler == "none":
-        chosen = np.zeros(0, dtype=np.int64)
-    elif unit.sampler == "random":
-        chosen = draw_replay("random", pool.size, budget, seed=rng)
-    elif unit.sampler == "ground_truth":
-        plain = _plain_forgetting(store, unit)
-        chosen = draw_replay(
-            "ground_truth",
-            pool.size,
-            budget,
-            scores=plain[pool],
-            temperature=settings.temperature,
-            seed=rng,
-        )
-    elif not online:
-        plain = _plain_forgetting(store, unit)
-        predictor = session.predictor
-        probes = predictor.probes(unit.task, unit.seed)
-        predicted = predictor.predict(unit.task, probes, plain[pool[probes]])
-        chosen = draw_replay(
-            unit.sampler,
-            pool.size,
-            budget,
-            scores=predicted,
-            temperature=settings.temperature,
-            seed=rng,
-        )
-        summary["probes"] = [plan.example_ids[pool[p]] for p in probes]
-        summary["prediction_spearman"] = _spearman(predicted, plain[pool])
-    else:
-        # Online: random replay for the first steps, then probes on the model being trained.
-        warm_steps = max(1, math.ceil(settings.online_fraction * len(batches)))
-        warm_budget = int(slots[:warm_steps].sum())
-        chosen = draw_replay("random", pool.size, warm_budget, seed=rng)
-        stream = interleave(
-            batches[:warm_steps],
-            [session.train_upstream[pool[p]] for p in chosen],
-            slots[:warm_steps],
-        ) + [list(batch) for batch in batches[warm_steps:]]
-        state: dict[str, Any] = {}
-
-        def on_step(step: int, loaded: Any) -> None:
-            if step != warm_steps:
-                return
-            predictor = session.predictor
-            probes = predictor.probes(unit.task, unit.seed)
-            columns = pool[probes]
-            measured = session.score([session.score_upstream[c] for c in columns])
-            predicted = predictor.predict(unit.task, probes, measured - session.before[columns])
-            later = draw_replay(
-                unit.sampler,
-                pool.size,
-                budget - warm_budget,
-                scores=predicted,
-                temperature=settings.temperature,
-                seed=rng,
-            )
-            start = 0
-            for t in range(warm_steps, len(stream)):
-                count = int(slots[t])
-                stream[t].extend(
-                    session.train_upstream[pool[p]] for p in later[start : start + count]
-                )
-                start += count
-            state["later"] = later
-            state["probes"] = probes
-            state["predicted"] = predicted
-
-    if not online:
-        stream = (
-            interleave(batches, [session.train_upstream[pool[p]] for p in chosen], slots)
-            if budget
-            else [list(batch) for batch in batches]
-        )
-
-    started = time.perf_counter()
-    with base_weights(session.loaded, training):
-        result = finetune(session.loaded, stream, training, on_step=on_step)
-        trained = time.perf_counter() - started
-        after = session.score(session.score_upstream)
-        task_loss = float(np.nanmean(session.score(session.score_tasks[unit.task])))
-    scored = time.perf_counter() - started - trained
-
+    training = dataclasses.replace(plan.config.training.settings(), seed=run.seed)
+    rng = np.random.default_rng([run.seed, _stable_int(run.task), SAMPLERS.index(run.sampler)])
+    batches = task_batches(worker.train_tasks[run.task], training, seed=run.seed)
+    budget = 0 if run.sampler == "none" else plan.budget
+    online = plan.config.replay.mode == "online" and run.sampler in PREDICTED_SAMPLERS
     if online:
-        if "later" not in state:
-            raise RuntimeError("online replay: the training run ended before the probe step")
-        chosen = np.concatenate([chosen, state["later"]])
-        summary["probes"] = [plan.example_ids[pool[p]] for p in state["probes"]]
-        summary["probe_step"] = warm_steps
-
-    replayed = [plan.example_ids[pool[p]] for p in chosen]
-    n_replayed = sum(len(batch) for batch in stream) - sum(len(batch) for batch in batches)
+        replay = _OnlineReplay(worker, run, batches, budget, rng)
+    else:
+        replay = _OfflineReplay(worker, run, store, batches, budget, rng)
+    after, task_loss, result, timings = _train_and_score(worker, run, replay, training)
+    chosen, summary = replay.finish()
+    n_replayed = sum(len(batch) for batch in replay.stream) - sum(len(b) for b in batches)
     if n_replayed != budget:
-        raise RuntimeError(f"{unit.id}: {n_replayed} replay examples streamed, {budget} planned")
+        raise RuntimeError(f"{run.id}: {n_replayed} replay examples streamed, {budget} planned")
     info = result.to_dict()
     summary = {
         "first_loss": info.get("first_loss"),
@@ -222,23 +130,164 @@ def _run_unit(session: Session, unit: Unit, store: Any) -> tuple[np.ndarray, dic
         "loss_drop": _drop(info.get("first_loss"), info.get("last_loss")),
         "steps": info.get("steps"),
         "tokens": info.get("tokens"),
-        "train_seconds": trained,
-        "score_seconds": scored,
+        **timings,
         "task_loss": task_loss,
         "n_replayed": n_replayed,
-        "replayed": replayed,
+        "replayed": [plan.example_ids[plan.pool[p]] for p in chosen],
         **summary,
     }
-    return after - session.before, summary
+    return after - worker.before, summary
 
 
-def _plain_forgetting(store: Any, unit: Unit) -> np.ndarray:
+def _train_and_score(
+    worker: ReplayWorker, run: ReplayRun, replay: Any, training: Any
+) -> tuple[np.ndarray, float, Any, dict[str, float]]:
+    """Train on the replay's stream from the base weights, then score upstream and the task."""
+    from forgetmap.lm import base_weights, finetune
+
+    started = time.perf_counter()
+    with base_weights(worker.loaded, training):
+        result = finetune(worker.loaded, replay.stream, training, on_step=replay.on_step)
+        trained = time.perf_counter() - started
+        after = worker.score(worker.score_upstream)
+        task_loss = float(np.nanmean(worker.score(worker.score_tasks[run.task])))
+    scored = time.perf_counter() - started - trained
+    return after, task_loss, result, {"train_seconds": trained, "score_seconds": scored}
+
+
+class _OfflineReplay:
+    """Replay chosen before training: at random, or by forgetting of the finished plain run."""
+
+    on_step = None
+
+    def __init__(
+        self,
+        worker: ReplayWorker,
+        run: ReplayRun,
+        store: Any,
+        batches: list[list[Any]],
+        budget: int,
+        rng: np.random.Generator,
+    ) -> None:
+        plan = worker.plan
+        settings = plan.config.replay
+        pool = plan.pool
+        self.summary: dict[str, Any] = {}
+        if run.sampler == "none":
+            self.chosen = np.zeros(0, dtype=np.int64)
+        elif run.sampler == "random":
+            self.chosen = draw_replay("random", pool.size, budget, seed=rng)
+        else:
+            plain = _plain_forgetting(store, run)
+            scores = plain[pool]
+            if run.sampler != "ground_truth":
+                predictor = worker.predictor
+                probes = predictor.probes(run.task, run.seed)
+                scores = predictor.predict(run.task, probes, plain[pool[probes]])
+                self.summary["probes"] = [plan.example_ids[pool[p]] for p in probes]
+                self.summary["prediction_spearman"] = _spearman(scores, plain[pool])
+            self.chosen = draw_replay(
+                run.sampler,
+                pool.size,
+                budget,
+                scores=scores,
+                temperature=settings.temperature,
+                directions=_directions(worker, run),
+                seed=rng,
+            )
+        if budget:
+            slots = replay_slots([len(b) for b in batches], settings.ratio)
+            examples = [worker.train_upstream[pool[p]] for p in self.chosen]
+            self.stream = interleave(batches, examples, slots)
+        else:
+            self.stream = [list(batch) for batch in batches]
+
+    def finish(self) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.chosen, self.summary
+
+
+class _OnlineReplay:
+    """Random replay for the first steps, then probes on the model being trained decide the rest.
+
+    ``on_step`` is called by the training loop; at the probe step it scores the k probes,
+    predicts the pool and fills the rest of the stream's replay slots by the predictions.
+    """
+
+    def __init__(
+        self,
+        worker: ReplayWorker,
+        run: ReplayRun,
+        batches: list[list[Any]],
+        budget: int,
+        rng: np.random.Generator,
+    ) -> None:
+        settings = worker.plan.config.replay
+        self.worker, self.run, self.budget, self.rng = worker, run, budget, rng
+        self.slots = replay_slots([len(b) for b in batches], settings.ratio)
+        self.warm_steps = max(1, math.ceil(settings.online_fraction * len(batches)))
+        self.warm_budget = int(self.slots[: self.warm_steps].sum())
+        pool = worker.plan.pool
+        self.chosen = draw_replay("random", pool.size, self.warm_budget, seed=rng)
+        self.stream = interleave(
+            batches[: self.warm_steps],
+            [worker.train_upstream[pool[p]] for p in self.chosen],
+            self.slots[: self.warm_steps],
+        ) + [list(batch) for batch in batches[self.warm_steps :]]
+        self.later: np.ndarray | None = None
+        self.probes: np.ndarray | None = None
+
+    def on_step(self, step: int, loaded: Any) -> None:
+        if step != self.warm_steps:
+            return
+        worker, run = self.worker, self.run
+        pool = worker.plan.pool
+        predictor = worker.predictor
+        self.probes = predictor.probes(run.task, run.seed)
+        columns = pool[self.probes]
+        measured = worker.score([worker.score_upstream[c] for c in columns])
+        predicted = predictor.predict(run.task, self.probes, measured - worker.before[columns])
+        self.later = draw_replay(
+            run.sampler,
+            pool.size,
+            self.budget - self.warm_budget,
+            scores=predicted,
+            temperature=worker.plan.config.replay.temperature,
+            directions=_directions(worker, run),
+            seed=self.rng,
+        )
+        start = 0
+        for t in range(self.warm_steps, len(self.stream)):
+            count = int(self.slots[t])
+            self.stream[t].extend(
+                worker.train_upstream[pool[p]] for p in self.later[start : start + count]
+            )
+            start += count
+
+    def finish(self) -> tuple[np.ndarray, dict[str, Any]]:
+        if self.later is None or self.probes is None:
+            raise RuntimeError("online replay: the training run ended before the probe step")
+        plan = self.worker.plan
+        summary = {
+            "probes": [plan.example_ids[plan.pool[p]] for p in self.probes],
+            "probe_step": self.warm_steps,
+        }
+        return np.concatenate([self.chosen, self.later]), summary
+
+
+def _directions(worker: ReplayWorker, run: ReplayRun) -> np.ndarray | None:
+    """The pool's directions for ``predicted_directions`` (None for the other samplers)."""
+    if run.sampler != "predicted_directions":
+        return None
+    return worker.predictor.directions(run.task)
+
+
+def _plain_forgetting(store: Any, run: ReplayRun) -> np.ndarray:
     """The plain run's forgetting of every upstream example (written earlier in the group)."""
-    from forgetmap.replay._plan import unit_id
+    from forgetmap.replay._plan import run_id
 
-    plain = unit_id(unit.task, unit.seed, "none")
+    plain = run_id(run.task, run.seed, "none")
     if not store.is_finished(plain):
-        raise RuntimeError(f"{unit.id} needs the plain run {plain!r}, which is not finished")
+        raise RuntimeError(f"{run.id} needs the plain run {plain!r}, which is not finished")
     return np.asarray(store.row(plain), dtype=np.float64)
 
 
