@@ -67,7 +67,7 @@ def _surprise_models():
         "KNNBaseline": lambda: KNNBaseline(
             bsl_options=baselines, sim_options={"name": "pearson_baseline"}, verbose=False
         ),
-        "SVD": lambda: SVD(n_factors=5, n_epochs=1000, random_state=0),
+        "SVD": lambda: SVD(n_factors=5, lr_all=0.005, reg_all=0.0, n_epochs=1000, random_state=0),
     }
 
 
