@@ -66,7 +66,7 @@ def evaluate(
     )
     if json_path is not None:
         write_json(json_path, document)
-    with writing(store.path / "artifacts" / "evaluate.json", ""):
+    with writing(store.artifact_path("evaluate.json"), ""):
         store.save_json("evaluate", document)
     output(ctx).result(document, _render)
 

@@ -16,7 +16,10 @@ def import_(
     path: Annotated[
         Path, typer.Argument(help="Matrix file: .npy (+ .meta), .csv or long .parquet.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
+    out: Annotated[
+        str,
+        typer.Option("--out", help="Run directory to create: a path, or a URL (s3://bucket/run)."),
+    ],
     meta: Annotated[
         Path | None,
         typer.Option("--meta", help="Task groups in the paper's JSON format (default: PATH.meta)."),
@@ -25,12 +28,15 @@ def import_(
 ) -> None:
     """Import a matrix file (.npy, .csv, .parquet) into a new store."""
     from forgetmap.io import import_matrix
+    from forgetmap.store import store_location
 
-    check_output_dir(out, "--out")
+    location = store_location(out)  # a URL's protocol must be known and installed
+    if location.local_path is not None:
+        check_output_dir(location.local_path, "--out")
     with writing(out):
         store = import_matrix(path, out, meta=meta, metric=metric)
     m, n = store.shape
-    document = {"store": str(store.path), "tasks": m, "examples": n, "metric": store.metrics[0]}
+    document = {"store": store.url, "tasks": m, "examples": n, "metric": store.metrics[0]}
     output(ctx).result(
         document,
         lambda out_, doc: out_.message(

@@ -36,9 +36,9 @@ def info(
                 for line in damaged:
                     out.message(f"damaged: {line}")
             else:
-                out.result({"path": str(store.path), "ok": False, "damaged": damaged}, _render)
+                out.result({"path": store.url, "ok": False, "damaged": damaged}, _render)
             raise StoreDamagedError(
-                f"{len(damaged)} damaged file(s) in store {str(store.path)!r}"
+                f"{len(damaged)} damaged file(s) in store {store.url!r}"
                 + (" (listed above)" if out.human else f": {damaged[0]}")
             )
     document = describe(store, metric)

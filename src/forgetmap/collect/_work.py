@@ -29,7 +29,8 @@ class RunSpec:
     Attributes
     ----------
     store_path : str
-        The run directory; each job writes its own results there.
+        The run directory, a local path or a URL (``s3://bucket/run``); each job opens it and
+        writes its own results there, so every worker must reach it.
     model, training, scoring : dict
         The config's sections (``ModelConfig``, ``TrainingConfig``, ``ScoringConfig`` dumps).
     threads : int
@@ -136,7 +137,8 @@ def lower_layers_for(spec: RunSpec, loaded: Any) -> Any:
     n_frozen = frozen_lower_layers(loaded.model, spec.training_settings())
     if n_frozen == 0:
         return None
-    key = (repr(sorted(spec.model.items())), n_frozen, int(spec.scoring["batch_size"]))
+    batching = (spec.scoring["batch_size"], spec.scoring.get("max_batch_tokens"))
+    key = (repr(sorted(spec.model.items())), n_frozen, batching)
     if key not in _LOWER_LAYERS:
         _LOWER_LAYERS.clear()  # one run's model at a time, as _MODELS
         _LOWER_LAYERS[key] = LowerLayers(n_frozen)
@@ -166,6 +168,7 @@ def score_upstream(
             loaded,
             list(spec.upstream_encoded),
             batch_size=spec.scoring["batch_size"],
+            max_batch_tokens=spec.scoring.get("max_batch_tokens"),
             progress=progress,
             reuse=reuse,
         )

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from forgetmap._jsonsafe import json_safe
+
 TEMP_SUFFIX = ".tmp"
 
 
@@ -43,20 +45,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, document: Any) -> None:
     """Write ``document`` as indented JSON to ``path`` atomically (NaN is written as null)."""
-    text = json.dumps(_nan_to_none(document), indent=2, sort_keys=False, allow_nan=False)
-    atomic_write_bytes(path, (text + "\n").encode())
+    atomic_write_bytes(path, json_bytes(document))
 
 
-def _nan_to_none(value: Any) -> Any:
-    """Strict JSON has no NaN: turn float NaN/inf into null so any JSON reader can load the file."""
-    if isinstance(value, float):
-        return None if value != value or value in (float("inf"), float("-inf")) else value
-    if isinstance(value, dict):
-        return {str(key): _nan_to_none(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(item) for item in value]
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        return _nan_to_none(value.item())
-    if hasattr(value, "tolist"):
-        return _nan_to_none(value.tolist())
-    return value
+def json_bytes(document: Any) -> bytes:
+    """``document`` as the indented, strict JSON (NaN as null) that the store writes."""
+    text = json.dumps(json_safe(document), indent=2, sort_keys=False, allow_nan=False)
+    return (text + "\n").encode()

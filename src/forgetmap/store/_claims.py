@@ -10,6 +10,14 @@ A claim is stale, and may be broken by anyone, when its holder is gone: on the s
 pid is no longer alive, on any host when it has not been touched for ``timeout`` seconds.
 Breaking renames the claim aside and deletes it only if it is still the stale one; a claim made
 meanwhile by someone else is put back.
+
+In an object store (a claim path that is a :class:`~forgetmap.store._location.StorePath`) there
+are no hard links, renames or mtimes to set: a claim is created with the backend's conditional
+write where it has one (a write and a read-back where not), carries the time it was last
+touched in its content (``touched``), is kept fresh by rewriting it, and is broken by deleting
+it after checking that it is still the stale one. Each of these checks and the write after it
+are two requests, so two writers can, rarely, both hold a claim: a row is then computed twice,
+with identical results.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from forgetmap.store._atomic import TEMP_SUFFIX
+from forgetmap.store._location import StorePath
 
 __all__ = [
     "CLAIM_SUFFIX",
@@ -59,15 +68,20 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def read_claim(path: Path) -> tuple[dict[str, Any] | None, bytes, float] | None:
+def read_claim(path: Path | StorePath) -> tuple[dict[str, Any] | None, bytes, float] | None:
     """``(holder, raw bytes, mtime)`` of the claim at ``path``, or ``None`` when there is none.
 
     ``holder`` is ``None`` when the file is not a valid claim (then only its age makes it stale).
+    In an object store the time is the claim's ``touched`` field, else when it was written.
     """
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-            mtime = os.fstat(handle.fileno()).st_mtime
+        if isinstance(path, StorePath):
+            raw = path.read_bytes()
+            mtime = None
+        else:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+                mtime = os.fstat(handle.fileno()).st_mtime
     except FileNotFoundError:
         return None
     try:
@@ -76,6 +90,12 @@ def read_claim(path: Path) -> tuple[dict[str, Any] | None, bytes, float] | None:
             holder = None
     except ValueError:
         holder = None
+    if mtime is None:
+        touched = holder.get("touched") if holder is not None else None
+        if isinstance(touched, (int, float)) and not isinstance(touched, bool):
+            mtime = float(touched)
+        else:  # no valid claim: one object PUT is never torn, so nobody is writing it
+            mtime = path.location.mtime(path.rel) or 0.0  # type: ignore[union-attr]
     return holder, raw, mtime
 
 
@@ -112,7 +132,7 @@ class Claims:
         self.timeout = float(timeout)
         self.host = socket.gethostname()
         self.pid = os.getpid()
-        self._held: dict[Path, str] = {}
+        self._held: dict[Path | StorePath, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,9 +151,9 @@ class Claims:
         for path in list(self._held):
             self.release(path)
 
-    def acquire(self, path: Path) -> bool:
+    def acquire(self, path: Path | StorePath) -> bool:
         """Claim ``path``: True if this process holds it now, False if a live holder does."""
-        path = Path(path)
+        path = _claim_path(path)
         for _ in range(4):
             if self._create(path):
                 return True
@@ -149,24 +169,27 @@ class Claims:
                 return False
         return False
 
-    def release(self, path: Path) -> None:
+    def release(self, path: Path | StorePath) -> None:
         """Delete the claim at ``path`` if it is still this process's."""
-        path = Path(path)
+        path = _claim_path(path)
         with self._lock:
             token = self._held.pop(path, None)
         if token is None:
             return
         found = read_claim(path)
         if found is not None and found[0] is not None and found[0].get("token") == token:
-            path.unlink(missing_ok=True)
+            if isinstance(path, StorePath):
+                path.location.remove(path.rel)
+            else:
+                path.unlink(missing_ok=True)
 
-    def holder(self, path: Path) -> dict[str, Any] | None:
+    def holder(self, path: Path | StorePath) -> dict[str, Any] | None:
         """Who holds the claim at ``path`` (pid, host, time), or ``None``."""
-        found = read_claim(Path(path))
+        found = read_claim(_claim_path(path))
         return None if found is None else found[0]
 
     # ------------------------------------------------------------------ internals
-    def _create(self, path: Path) -> bool:
+    def _create(self, path: Path | StorePath) -> bool:
         token = secrets.token_hex(8)
         document = {
             "pid": self.pid,
@@ -174,6 +197,13 @@ class Claims:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "token": token,
         }
+        if isinstance(path, StorePath):
+            document["touched"] = time.time()
+            if not path.location.create_exclusive(path.rel, json.dumps(document).encode()):
+                return False
+            with self._lock:
+                self._held[path] = token
+            return True
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "w") as handle:
@@ -187,8 +217,16 @@ class Claims:
             self._held[path] = token
         return True
 
-    def _break(self, path: Path, stale: bytes) -> bool:
+    def _break(self, path: Path | StorePath, stale: bytes) -> bool:
         """Remove the stale claim ``stale`` at ``path``; False if a live one took its place."""
+        if isinstance(path, StorePath):
+            found = read_claim(path)
+            if found is None:
+                return True
+            if found[1] != stale:
+                return False  # taken meanwhile by a live writer
+            path.location.remove(path.rel)
+            return True
         aside = path.with_name(f".{path.name}.{secrets.token_hex(6)}.stale")
         try:
             os.rename(path, aside)
@@ -214,4 +252,12 @@ class Claims:
                 if found is None or found[0] is None or found[0].get("token") != token:
                     continue  # broken by someone else; nothing to keep fresh
                 with contextlib.suppress(OSError):
-                    os.utime(path)
+                    if isinstance(path, StorePath):
+                        document = {**found[0], "touched": time.time()}
+                        path.location.write_bytes(path.rel, json.dumps(document).encode())
+                    else:
+                        os.utime(path)
+
+
+def _claim_path(path: Path | StorePath | str) -> Path | StorePath:
+    return path if isinstance(path, StorePath) else Path(path)

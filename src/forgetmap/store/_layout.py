@@ -1,6 +1,6 @@
 """Names of the files inside a run directory, and the checks on ids that every writer shares.
 
-A run directory::
+A run directory (a local folder, or a prefix in an object store such as ``s3://bucket/run``)::
 
     RUN/
       forgetmap.json        manifest: format version, shape, metrics, dtype, fingerprint, config

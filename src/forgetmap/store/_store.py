@@ -2,12 +2,14 @@
 
 Rows (tasks) are written independently, each one whole and then marked done, so several processes
 (Ray workers, or a resumed run beside a crashed one) can fill one store without coordination and
-without losing each other's work. See :mod:`forgetmap.store._layout` for the files.
+without losing each other's work. See :mod:`forgetmap.store._layout` for the files, and
+:mod:`forgetmap.store._location` for where they live: a local folder, or an object store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -19,14 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import forgetmap.store._layout as layout
 from forgetmap.errors import (
     StoreConflictError,
     StoreDamagedError,
     StoreError,
     StoreNotFoundError,
 )
-from forgetmap.store import _layout as layout
-from forgetmap.store._atomic import TEMP_SUFFIX, atomic_write, atomic_write_json
+from forgetmap.store._atomic import TEMP_SUFFIX, atomic_write_json, json_bytes
+from forgetmap.store._location import (
+    FsspecLocation,
+    LocalLocation,
+    StoreLocation,
+    StorePath,
+    file_sha256,
+    store_location,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +50,20 @@ _ROW_HINT = (
     "re-run `forgetmap collect` with the same config to recompute damaged rows, or restore the file"
 )
 _TABLE_HINT = "restore the file, or collect or import the run again into a new directory"
+#: Top-level names a store writes: an object-store prefix holding only these and no manifest is
+#: an unfinished creation, which a new one may overwrite.
+_LAYOUT_NAMES = frozenset(
+    {
+        layout.MANIFEST_FILE,
+        layout.TASKS_FILE,
+        layout.EXAMPLES_FILE,
+        layout.MATRIX_DIR,
+        layout.ROWS_DIR,
+        layout.BEFORE_MARKER,
+        layout.ARTIFACTS_DIR,
+        "before.claim",
+    }
+)
 
 
 class ForgettingStore:
@@ -51,8 +75,10 @@ class ForgettingStore:
     means not measured.
     """
 
-    def __init__(self, path: Path, manifest: Mapping[str, Any]) -> None:
-        self._path = Path(path)
+    def __init__(
+        self, path: str | os.PathLike[str] | StoreLocation, manifest: Mapping[str, Any]
+    ) -> None:
+        self._location = store_location(path)
         self._manifest = dict(manifest)
         self._tasks_table: pd.DataFrame | None = None
         self._examples_table: pd.DataFrame | None = None
@@ -66,15 +92,27 @@ class ForgettingStore:
     def __repr__(self) -> str:
         m, n = self.shape
         return (
-            f"ForgettingStore({str(self._path)!r}, tasks={m}, examples={n}, "
+            f"ForgettingStore({self.url!r}, tasks={m}, examples={n}, "
             f"finished={len(self.finished())}, metrics={list(self.metrics)})"
         )
 
     # ------------------------------------------------------------------ description
     @property
-    def path(self) -> Path:
-        """The run directory."""
-        return self._path
+    def path(self) -> Path | StorePath:
+        """The run directory: a ``Path`` for a local store, a :class:`StorePath` (which joins
+        with ``/`` and prints as its URL) for one in an object store. Use :attr:`url` in messages.
+        """
+        return self._location.path()
+
+    @property
+    def url(self) -> str:
+        """Where the store is, as given: a local path or a URL such as ``s3://bucket/run``."""
+        return self._location.url
+
+    @property
+    def location(self) -> StoreLocation:
+        """The store's location: the operations on its files (local folder or fsspec URL)."""
+        return self._location
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -151,11 +189,14 @@ class ForgettingStore:
     def finished_mask(self) -> np.ndarray:
         """Boolean array of shape (n_tasks,): True where the task row is written and marked done."""
         mask = np.zeros(self.shape[0], dtype=bool)
-        rows_dir = self._path / layout.ROWS_DIR
         try:
-            names = os.listdir(rows_dir)
+            names = self._location.listdir(layout.ROWS_DIR)
+        except FileNotFoundError:
+            if self._location.local_path is not None:
+                raise self._rows_damaged() from None
+            names = []  # an object store has no empty folders: no marker written yet
         except OSError:
-            raise self._damaged(rows_dir, "is missing or unreadable", _ROW_HINT) from None
+            raise self._rows_damaged() from None
         for name in names:
             stem = name[: -len(".json")]
             if name.endswith(".json") and stem.isdigit():
@@ -163,6 +204,9 @@ class ForgettingStore:
                 if 0 <= index < len(mask):
                     mask[index] = True
         return mask
+
+    def _rows_damaged(self) -> StoreDamagedError:
+        return self._damaged(layout.ROWS_DIR, "is missing or unreadable", _ROW_HINT)
 
     def finished(self) -> list[str]:
         """Ids of the finished task rows, in row order."""
@@ -176,8 +220,7 @@ class ForgettingStore:
 
     def is_finished(self, task: str | int) -> bool:
         """Whether ``task``'s row is written and marked done."""
-        marker = self._row_marker(self.task_index(task))
-        return marker.exists()
+        return self._location.exists(self._row_marker(self.task_index(task)))
 
     # ------------------------------------------------------------------ writing
     def write_row(
@@ -210,14 +253,14 @@ class ForgettingStore:
         if scores and not self.has_scores:
             raise StoreError("this store keeps no scores; create it with with_scores=True")
         marker = self._row_marker(index)
-        marker.unlink(missing_ok=True)  # a rewritten row is unfinished until its data is complete
+        self._location.remove(marker)  # a rewritten row is unfinished until its data is complete
         written = [(layout.FORGETTING, metric, row) for metric, row in values.items()]
         written += [(layout.AFTER, metric, row) for metric, row in scores.items()]
         checksums = {}
         for kind, metric, row in written:
             self._array(kind, metric)[index, :] = row
-            checksums[f"{kind}/{metric}"] = _sha256(self._chunk_path(kind, metric, index))
-        atomic_write_json(
+            checksums[f"{kind}/{metric}"] = self._hash(self._chunk_key(kind, metric, index))
+        self._write_json(
             marker,
             {
                 "task": self.task_ids[index],
@@ -233,21 +276,21 @@ class ForgettingStore:
         if not self.has_scores:
             raise StoreError("this store keeps no scores; create it with with_scores=True")
         rows = self._metric_rows(before, "before")
-        marker = self._path / layout.BEFORE_MARKER
-        marker.unlink(missing_ok=True)
+        marker = layout.BEFORE_MARKER
+        self._location.remove(marker)
         checksums = {}
         for metric, row in rows.items():
             self._array(layout.BEFORE, metric)[:] = row
-            checksums[f"{layout.BEFORE}/{metric}"] = _sha256(
-                self._chunk_path(layout.BEFORE, metric, None)
+            checksums[f"{layout.BEFORE}/{metric}"] = self._hash(
+                self._chunk_key(layout.BEFORE, metric, None)
             )
-        atomic_write_json(
+        self._write_json(
             marker, {"written_at": _now(), "metrics": sorted(rows), "checksums": checksums}
         )
 
     def has_before(self) -> bool:
         """Whether the before-scores have been written."""
-        return (self._path / layout.BEFORE_MARKER).exists()
+        return self._location.exists(layout.BEFORE_MARKER)
 
     # ------------------------------------------------------------------ reading
     def forgetting(self, metric: str | None = None, *, finished_only: bool = False) -> np.ndarray:
@@ -267,7 +310,7 @@ class ForgettingStore:
         """Scores of the base model, ndarray of shape (n_examples,); NaN until written."""
         self._require_scores()
         metric = self._metric(metric)
-        marker = self._read_marker(self._path / layout.BEFORE_MARKER, "the before-scores")
+        marker = self._read_marker(layout.BEFORE_MARKER, "the before-scores")
         if marker is None:
             return np.full(self.shape[1], np.nan, dtype=self.dtype)
         problem = self._check_chunk(layout.BEFORE, metric, None, marker)
@@ -340,51 +383,70 @@ class ForgettingStore:
 
     # ------------------------------------------------------------------ artifacts
     @property
-    def artifacts_dir(self) -> Path:
+    def artifacts_dir(self) -> Path | StorePath:
         """Folder for the results of later stages (analysis, evaluation, replay, similarity)."""
-        path = self._path / layout.ARTIFACTS_DIR
-        path.mkdir(exist_ok=True)
-        return path
+        self._location.makedirs(layout.ARTIFACTS_DIR)
+        return self._location.path(layout.ARTIFACTS_DIR)
 
-    def save_json(self, name: str, document: Any) -> Path:
+    def artifact_path(self, file_name: str) -> Path | StorePath:
+        """Where the artifact file ``file_name`` (e.g. ``analysis.json``) is, for messages."""
+        return self._location.path(f"{layout.ARTIFACTS_DIR}/{_artifact_name(file_name)}")
+
+    def save_json(self, name: str, document: Any) -> Path | StorePath:
         """Write ``artifacts/<name>.json`` atomically and return its path."""
-        path = self.artifacts_dir / f"{_artifact_name(name)}.json"
-        atomic_write_json(path, document)
-        return path
+        rel = f"{layout.ARTIFACTS_DIR}/{_artifact_name(name)}.json"
+        self._location.makedirs(layout.ARTIFACTS_DIR)
+        self._write_json(rel, document)
+        return self._location.path(rel)
 
     def load_json(self, name: str) -> Any | None:
         """Read ``artifacts/<name>.json``, or ``None`` when absent."""
-        path = self._path / layout.ARTIFACTS_DIR / f"{_artifact_name(name)}.json"
-        if not path.exists():
+        rel = f"{layout.ARTIFACTS_DIR}/{_artifact_name(name)}.json"
+        try:
+            data = self._location.read_bytes(rel)
+        except FileNotFoundError:
             return None
-        return json.loads(path.read_text())
+        return json.loads(data.decode())
 
-    def save_array(self, name: str, array: np.ndarray) -> Path:
+    def save_array(self, name: str, array: np.ndarray) -> Path | StorePath:
         """Write ``artifacts/<name>.npy`` atomically (never pickled) and return its path."""
-        path = self.artifacts_dir / f"{_artifact_name(name)}.npy"
+        rel = f"{layout.ARTIFACTS_DIR}/{_artifact_name(name)}.npy"
         data = np.asarray(array)
         if data.dtype == object:
             raise StoreError(f"artifact {name!r} has object dtype; store numbers only")
-        atomic_write(path, lambda temp: _save_npy(temp, data))
-        return path
+        self._location.makedirs(layout.ARTIFACTS_DIR)
+        self._location.write_with(rel, lambda temp: _save_npy(temp, data))
+        return self._location.path(rel)
 
     def load_array(self, name: str) -> np.ndarray | None:
         """Read ``artifacts/<name>.npy`` (with ``allow_pickle=False``), or ``None`` when absent."""
-        path = self._path / layout.ARTIFACTS_DIR / f"{_artifact_name(name)}.npy"
-        if not path.exists():
+        rel = f"{layout.ARTIFACTS_DIR}/{_artifact_name(name)}.npy"
+        try:
+            data = self._location.read_bytes(rel)
+        except FileNotFoundError:
             return None
-        return np.load(path, allow_pickle=False)
+        return np.load(io.BytesIO(data), allow_pickle=False)
 
     # ------------------------------------------------------------------ internals
     def _zarr(self) -> zarr.Group:
         if self._zarr_root is None:
             import zarr
 
-            self._zarr_root = zarr.open_group(str(self._path / layout.MATRIX_DIR), mode="r+")
+            store = self._location.zarr_store(layout.MATRIX_DIR)
+            self._zarr_root = zarr.open_group(store, mode="r+")
         return self._zarr_root
 
-    def _row_marker(self, index: int) -> Path:
-        return self._path / layout.ROWS_DIR / layout.row_marker_name(index)
+    def _row_marker(self, index: int) -> str:
+        return f"{layout.ROWS_DIR}/{layout.row_marker_name(index)}"
+
+    def _hash(self, rel: str) -> str | None:
+        return _hash(self._location, rel)
+
+    def _write_json(self, rel: str, document: Any) -> None:
+        if self._location.local_path is not None:
+            atomic_write_json(self._location.path(rel), document)
+        else:
+            self._location.write_bytes(rel, json_bytes(document))
 
     def _metric(self, metric: str | None) -> str:
         if metric is None:
@@ -396,7 +458,7 @@ class ForgettingStore:
     def _require_scores(self) -> None:
         if not self.has_scores:
             raise StoreError(
-                f"store {str(self._path)!r} holds forgetting only (it was {self.kind}), no scores"
+                f"store {self.url!r} holds forgetting only (it was {self.kind}), no scores"
             )
 
     def _metric_rows(
@@ -475,7 +537,7 @@ class ForgettingStore:
             problems += self._row_problems(int(index), kinds)
         if self.has_scores:
             try:
-                marker = self._read_marker(self._path / layout.BEFORE_MARKER, "the before-scores")
+                marker = self._read_marker(layout.BEFORE_MARKER, "the before-scores")
             except StoreDamagedError as error:
                 problems.append(str(error))
                 marker = None
@@ -500,7 +562,7 @@ class ForgettingStore:
         if not self.has_scores:
             return None
         try:
-            marker = self._read_marker(self._path / layout.BEFORE_MARKER, "the before-scores")
+            marker = self._read_marker(layout.BEFORE_MARKER, "the before-scores")
         except StoreDamagedError as error:
             return str(error)
         if marker is None:
@@ -513,11 +575,11 @@ class ForgettingStore:
 
     def unmark_row(self, task: str | int) -> None:
         """Delete a row's done-marker, so the row counts as unfinished (to recompute it)."""
-        self._row_marker(self.task_index(task)).unlink(missing_ok=True)
+        self._location.remove(self._row_marker(self.task_index(task)))
 
     def unmark_before(self) -> None:
         """Delete the before-scores' done-marker, so they count as not written."""
-        (self._path / layout.BEFORE_MARKER).unlink(missing_ok=True)
+        self._location.remove(layout.BEFORE_MARKER)
 
     def _row_problems(self, index: int, kinds: Sequence[str], decode: bool = True) -> list[str]:
         try:
@@ -537,9 +599,9 @@ class ForgettingStore:
     def _row(self, index: int) -> dict[str, Any] | None:
         return self._read_marker(self._row_marker(index), f"row {self.task_ids[index]!r}")
 
-    def _read_marker(self, path: Path, what: str) -> dict[str, Any] | None:
+    def _read_marker(self, path: str, what: str) -> dict[str, Any] | None:
         try:
-            document = json.loads(path.read_bytes())
+            document = json.loads(self._location.read_bytes(path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
@@ -548,10 +610,11 @@ class ForgettingStore:
             raise self._damaged(path, f"(the done-marker of {what}) is not valid JSON", _ROW_HINT)
         return document
 
-    def _chunk_path(self, kind: str, metric: str, index: int | None) -> Path:
+    def _chunk_key(self, kind: str, metric: str, index: int | None) -> str:
+        """Key of a row's chunk (the before-scores' for ``index=None``) inside the store."""
         coords = (0,) if index is None else (index, 0)
         key = self._array(kind, metric).metadata.encode_chunk_key(coords)
-        return self._path / layout.MATRIX_DIR / kind / metric / key
+        return f"{layout.MATRIX_DIR}/{kind}/{metric}/{key}"
 
     def _check_chunk(
         self,
@@ -569,15 +632,15 @@ class ForgettingStore:
         """
         checksums = marker.get("checksums")
         key = f"{kind}/{metric}"
-        path = self._chunk_path(kind, metric, index)
+        path = self._chunk_key(kind, metric, index)
         what = "the before-scores" if index is None else f"row {self.task_ids[index]!r}"
         hint = _ROW_HINT if self.kind == "collected" else _TABLE_HINT
         if isinstance(checksums, Mapping) and key in checksums:
             expected = checksums[key]
-            cache = (str(path), expected)
+            cache = (path, expected)
             if cache in self._verified:
                 return None
-            actual = _sha256(path)
+            actual = self._hash(path)
             if actual != expected:
                 if actual is None:
                     return str(self._damaged(path, f"(data of {what}) is missing", hint))
@@ -599,7 +662,7 @@ class ForgettingStore:
         name = f"{kind}/{metric}"
         if name in self._arrays:
             return self._arrays[name]
-        where = self._path / layout.MATRIX_DIR / kind / metric / "zarr.json"
+        where = f"{layout.MATRIX_DIR}/{kind}/{metric}/zarr.json"
         try:
             array = self._zarr()[name]
         except Exception:  # zarr raises KeyError, FileNotFoundError, its own errors, ...
@@ -634,22 +697,22 @@ class ForgettingStore:
             try:
                 np.asarray(array[:] if index is None else array[index, :])
             except Exception:
-                path = self._chunk_path(kind, metric, index)
+                path = self._chunk_key(kind, metric, index)
                 raise self._damaged(path, "(a matrix chunk) cannot be read", hint) from None
-        where = self._path / layout.MATRIX_DIR / kind / metric
+        where = f"{layout.MATRIX_DIR}/{kind}/{metric}"
         raise self._damaged(where, "cannot be read", hint)
 
     def _read_table(self, name: str, key: str) -> pd.DataFrame:
-        path = self._path / name
+        path = name
         expected = (self._manifest.get("checksums") or {}).get(name)
-        if expected is not None and (str(path), expected) not in self._verified:
-            actual = _sha256(path)
+        if expected is not None and (path, expected) not in self._verified:
+            actual = self._hash(path)
             if actual is None:
                 raise self._damaged(path, "is missing", _TABLE_HINT)
             if actual != expected:
                 raise self._damaged(path, "differs from its recorded checksum", _TABLE_HINT)
         try:
-            frame = _read_table(path, key)
+            frame = _read_table(self._location, path, key)
         except FileNotFoundError:
             raise self._damaged(path, "is missing", _TABLE_HINT) from None
         except Exception:  # pyarrow raises many kinds on garbled files
@@ -659,46 +722,48 @@ class ForgettingStore:
             what = f"has {len(frame)} rows (unique ids expected), the manifest says {count}"
             raise self._damaged(path, what, _TABLE_HINT)
         if expected is not None:
-            self._verified.add((str(path), expected))
+            self._verified.add((path, expected))
         return frame
 
-    def _damaged(self, path: Path, what: str, hint: str) -> StoreDamagedError:
-        return StoreDamagedError(f"store file {str(path)!r} {what}; {hint}")
+    def _damaged(self, rel: str, what: str, hint: str) -> StoreDamagedError:
+        """The error for a damaged file, named by its key ``rel`` inside the store."""
+        return StoreDamagedError(f"store file {self._location.display(rel)!r} {what}; {hint}")
 
 
-def open_store(path: str | os.PathLike[str]) -> ForgettingStore:
-    """Open the store in run directory ``path``.
+def open_store(path: str | os.PathLike[str] | StoreLocation) -> ForgettingStore:
+    """Open the store in run directory ``path`` (a local path, or a URL such as ``s3://b/run``).
 
     Raises :class:`~forgetmap.errors.StoreNotFoundError` when ``path`` holds no store.
     """
-    path = Path(path)
-    manifest_path = path / layout.MANIFEST_FILE
-    if path.exists() and not path.is_dir():
+    location = store_location(path)
+    shown = location.url
+    manifest_path = location.display(layout.MANIFEST_FILE)
+    if location.is_file():
         raise StoreNotFoundError(
-            f"{str(path)!r} is a file, not a run directory; pass the folder of a forgetmap store"
+            f"{shown!r} is a file, not a run directory; pass the folder of a forgetmap store"
         )
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(location.read_bytes(layout.MANIFEST_FILE).decode())
     except FileNotFoundError:
-        what = "does not exist" if not path.exists() else "holds no forgetmap store"
+        what = "does not exist" if not location.exists() else "holds no forgetmap store"
         raise StoreNotFoundError(
-            f"{str(path)!r} {what}; create one with `forgetmap import` or `forgetmap collect`"
+            f"{shown!r} {what}; create one with `forgetmap import` or `forgetmap collect`"
         ) from None
     except (ValueError, OSError) as error:
         raise StoreDamagedError(
-            f"{str(manifest_path)!r} is not valid JSON ({error}); restore the file"
+            f"{manifest_path!r} is not valid JSON ({error}); restore the file"
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT_NAME:
-        raise StoreError(f"{str(manifest_path)!r} is not a forgetmap store manifest")
+        raise StoreError(f"{manifest_path!r} is not a forgetmap store manifest")
     if int(manifest.get("version", 0)) > layout.FORMAT_VERSION:
         raise StoreError(
-            f"store {str(path)!r} has format version {manifest['version']}; "
+            f"store {shown!r} has format version {manifest['version']}; "
             "upgrade forgetmap to read it"
         )
     missing = [key for key in _MANIFEST_KEYS if key not in manifest]
     if missing:
         raise StoreDamagedError(
-            f"store manifest {str(manifest_path)!r} lacks {', '.join(missing)}; restore the file"
+            f"store manifest {manifest_path!r} lacks {', '.join(missing)}; restore the file"
         )
     metrics = manifest["metrics"]
     if not (
@@ -712,18 +777,21 @@ def open_store(path: str | os.PathLike[str]) -> ForgettingStore:
         and manifest["dtype"] in _FLOAT_DTYPES
     ):
         raise StoreDamagedError(
-            f"store manifest {str(manifest_path)!r} has invalid shape, metrics or dtype; "
+            f"store manifest {manifest_path!r} has invalid shape, metrics or dtype; "
             "restore the file"
         )
-    for name in (layout.TASKS_FILE, layout.EXAMPLES_FILE, layout.MATRIX_DIR, layout.ROWS_DIR):
-        if not (path / name).exists():
+    required = [layout.TASKS_FILE, layout.EXAMPLES_FILE, layout.MATRIX_DIR]
+    if location.local_path is not None:  # an object store keeps no empty rows/ folder
+        required.append(layout.ROWS_DIR)
+    for name in required:
+        if not location.exists(name):
             hint = _ROW_HINT if name == layout.ROWS_DIR else _TABLE_HINT
-            raise StoreDamagedError(f"store file {str(path / name)!r} is missing; {hint}")
-    return ForgettingStore(path, manifest)
+            raise StoreDamagedError(f"store file {location.display(name)!r} is missing; {hint}")
+    return ForgettingStore(location, manifest)
 
 
 def create_store(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | StoreLocation,
     task_ids: Sequence[str],
     example_ids: Sequence[str],
     *,
@@ -740,14 +808,17 @@ def create_store(
 ) -> ForgettingStore:
     """Create a store in ``path`` (or open the identical one already there, for resuming).
 
-    The store is built in a temporary sibling folder and renamed into place, so ``path`` either
-    holds a complete, valid store or nothing. When ``forgetting`` (ndarray of shape (n_tasks,
+    In a local folder the store is built in a temporary sibling folder and renamed into place,
+    so ``path`` either holds a complete, valid store or nothing. In an object store (``path`` a
+    URL such as ``s3://bucket/run``), which cannot rename folders, every file is written in
+    place and the manifest last: until the manifest exists the prefix holds no store, and a
+    later create finishes an interrupted one. When ``forgetting`` (ndarray of shape (n_tasks,
     n_examples), or one per metric) is given, every row is written and marked done before the
-    rename — that is how matrices are imported.
+    rename (or the manifest) — that is how matrices are imported.
 
     Parameters
     ----------
-    path : path-like
+    path : path-like or URL
         Run directory; must not exist, be empty, or hold a store with the same fingerprint.
     task_ids, example_ids : sequence of str
         Unique ids of the rows and columns.
@@ -766,7 +837,8 @@ def create_store(
     exist_ok : bool
         If False, an existing identical store is an error too.
     """
-    path = Path(path)
+    location = store_location(path)
+    shown = location.url
     tasks = layout.validate_ids(task_ids, "task")
     examples = layout.validate_ids(example_ids, "example")
     metric_names = layout.validate_ids(metrics, "metric")
@@ -788,17 +860,21 @@ def create_store(
     }
     manifest["fingerprint"] = _fingerprint(tasks, examples, manifest)
 
-    existing = _existing_store(path)
+    existing = _existing_store(location)
     if existing is not None:
         if existing.fingerprint != manifest["fingerprint"]:
             raise StoreConflictError(
-                f"{str(path)!r} already holds a different store (other ids, metrics or config); "
+                f"{shown!r} already holds a different store (other ids, metrics or config); "
                 "choose another output directory or delete it to start anew"
             )
         if not exist_ok:
-            raise StoreConflictError(f"{str(path)!r} already holds this store")
+            raise StoreConflictError(f"{shown!r} already holds this store")
         return existing
+    if isinstance(location, FsspecLocation):
+        _create_in_place(location, manifest, task_frame, example_frame, forgetting, summaries)
+        return open_store(location)
 
+    path = location.local_path
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
     try:
@@ -806,37 +882,90 @@ def create_store(
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; the run dir is ordinary
         (staging / layout.ROWS_DIR).mkdir()
-        _write_table(staging / layout.TASKS_FILE, task_frame)
-        _write_table(staging / layout.EXAMPLES_FILE, example_frame)
-        manifest["checksums"] = {
-            name: _sha256(staging / name) for name in (layout.TASKS_FILE, layout.EXAMPLES_FILE)
-        }
-        _create_arrays(staging, manifest)
-        atomic_write_json(staging / layout.MANIFEST_FILE, manifest)
-        store = ForgettingStore(staging, manifest)
+        staged = LocalLocation(staging)
+        _write_files(staged, manifest, task_frame, example_frame)
+        staged.write_bytes(layout.MANIFEST_FILE, json_bytes(manifest))
+        store = ForgettingStore(staged, manifest)
         if forgetting is not None:
             _fill_rows(store, forgetting, summaries)
         _move_into_place(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return open_store(path)
+    return open_store(location)
 
 
 # ---------------------------------------------------------------------- helpers
-def _existing_store(path: Path) -> ForgettingStore | None:
-    if not path.exists():
+def _existing_store(location: StoreLocation) -> ForgettingStore | None:
+    shown = location.url
+    if not location.exists():
         return None
-    if not path.is_dir():
-        raise StoreConflictError(f"{str(path)!r} exists and is not a directory")
-    if (path / layout.MANIFEST_FILE).exists():
-        return open_store(path)
-    if any(path.iterdir()):
+    if location.is_file():
+        raise StoreConflictError(f"{shown!r} exists and is not a directory")
+    if location.exists(layout.MANIFEST_FILE):
+        return open_store(location)
+    names = location.listdir()
+    if isinstance(location, FsspecLocation) and set(names) <= _LAYOUT_NAMES:
+        return None  # an interrupted creation (no manifest yet): created anew over it
+    if names:
         raise StoreConflictError(
-            f"{str(path)!r} is a non-empty directory without a forgetmap store; "
+            f"{shown!r} is a non-empty directory without a forgetmap store; "
             "choose an empty or new output directory"
         )
     return None
+
+
+def _write_files(
+    location: StoreLocation,
+    manifest: dict[str, Any],
+    task_frame: pd.DataFrame,
+    example_frame: pd.DataFrame,
+) -> None:
+    """Write the tables (recording their checksums in ``manifest``) and the arrays' metadata."""
+    _write_table(location, layout.TASKS_FILE, task_frame)
+    _write_table(location, layout.EXAMPLES_FILE, example_frame)
+    manifest["checksums"] = {
+        name: _hash(location, name) for name in (layout.TASKS_FILE, layout.EXAMPLES_FILE)
+    }
+    if isinstance(location, LocalLocation):
+        _create_arrays(location.zarr_store(layout.MATRIX_DIR), manifest)
+        return
+    # Build the arrays' metadata in memory and upload only it: opening the remote group with
+    # mode "w" would delete chunks that another writer of the same store may be writing.
+    import zarr
+
+    documents: dict[str, Any] = {}
+    _create_arrays(zarr.storage.MemoryStore(documents), manifest)
+    for key, buffer in sorted(documents.items()):
+        location.write_bytes(f"{layout.MATRIX_DIR}/{key}", buffer.to_bytes())
+
+
+def _create_in_place(
+    location: FsspecLocation,
+    manifest: dict[str, Any],
+    task_frame: pd.DataFrame,
+    example_frame: pd.DataFrame,
+    forgetting: np.ndarray | Mapping[str, np.ndarray] | None,
+    summaries: Sequence[Mapping[str, Any]] | None,
+) -> None:
+    """Create a store in an object store: every file in place, the manifest last.
+
+    An interrupted creation's done-markers and artifacts are deleted first, so that nothing of
+    it counts as finished; its chunks may stay, since only chunks of marked rows are read.
+    """
+    try:
+        leftovers = location.listdir(layout.ROWS_DIR)
+    except FileNotFoundError:
+        leftovers = []
+    for name in leftovers:
+        if name.endswith(".json"):
+            location.remove(f"{layout.ROWS_DIR}/{name}")
+    location.remove(layout.BEFORE_MARKER)
+    location.remove_tree(layout.ARTIFACTS_DIR)
+    _write_files(location, manifest, task_frame, example_frame)
+    if forgetting is not None:
+        _fill_rows(ForgettingStore(location, manifest), forgetting, summaries)
+    location.write_bytes(layout.MANIFEST_FILE, json_bytes(manifest))
 
 
 def _move_into_place(staging: Path, path: Path) -> None:
@@ -846,7 +975,7 @@ def _move_into_place(staging: Path, path: Path) -> None:
         os.rename(staging, path)
     except OSError:
         # Another process created the store first; accept it only if it is the same store.
-        other = _existing_store(path)
+        other = _existing_store(LocalLocation(path))
         if other is None or other.fingerprint != json.loads(
             (staging / layout.MANIFEST_FILE).read_text()
         ).get("fingerprint"):
@@ -854,11 +983,11 @@ def _move_into_place(staging: Path, path: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _create_arrays(root_path: Path, manifest: Mapping[str, Any]) -> None:
+def _create_arrays(root_store: Any, manifest: Mapping[str, Any]) -> None:
     import zarr
 
     m, n = manifest["n_tasks"], manifest["n_examples"]
-    root = zarr.open_group(str(root_path / layout.MATRIX_DIR), mode="w", zarr_format=3)
+    root = zarr.open_group(root_store, mode="w", zarr_format=3)
     kinds = [layout.FORGETTING] + ([layout.AFTER, layout.BEFORE] if manifest["has_scores"] else [])
     for kind in kinds:
         group = root.require_group(kind)
@@ -896,12 +1025,12 @@ def _fill_rows(
     for index, task_id in enumerate(store.task_ids):
         summary = dict(summaries[index]) if summaries is not None else {}
         checksums = {
-            f"{layout.FORGETTING}/{metric}": _sha256(
-                store._chunk_path(layout.FORGETTING, metric, index)
+            f"{layout.FORGETTING}/{metric}": store._hash(
+                store._chunk_key(layout.FORGETTING, metric, index)
             )
             for metric in written_metrics
         }
-        atomic_write_json(
+        store._write_json(
             store._row_marker(index),
             {
                 "task": task_id,
@@ -930,28 +1059,31 @@ def _table(
     return frame.join(extra)
 
 
-def _write_table(path: Path, frame: pd.DataFrame) -> None:
-    atomic_write(path, lambda temp: frame.reset_index().to_parquet(temp, index=False))
+def _write_table(location: StoreLocation, name: str, frame: pd.DataFrame) -> None:
+    location.write_with(name, lambda temp: frame.reset_index().to_parquet(temp, index=False))
 
 
-def _read_table(path: Path, key: str) -> pd.DataFrame:
+def _read_table(location: StoreLocation, name: str, key: str) -> pd.DataFrame:
     import pandas as pd
 
-    frame = pd.read_parquet(path)
+    if location.local_path is not None:
+        frame = pd.read_parquet(location.path(name))
+    else:
+        frame = pd.read_parquet(io.BytesIO(location.read_bytes(name)))
     frame[key] = frame[key].astype(str)
     return frame.set_index(key)
 
 
+def _hash(location: StoreLocation, rel: str) -> str | None:
+    """Hex SHA-256 of the file ``rel``, or ``None`` when it does not exist (an unwritten chunk)."""
+    if location.local_path is not None:
+        return _sha256(location.path(rel))
+    return location.sha256(rel)
+
+
 def _sha256(path: Path) -> str | None:
-    """Hex SHA-256 of a file's bytes, or ``None`` when it does not exist (an unwritten chunk)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return digest.hexdigest()
+    """Hex SHA-256 of a local file's bytes, or ``None`` when it does not exist."""
+    return file_sha256(path)
 
 
 def _save_npy(path: Path, data: np.ndarray) -> None:
