@@ -205,12 +205,12 @@ def test_a_write_error_is_one_line_and_leaves_the_store(cli, tmp_path, run, monk
     """An OSError while writing (here a full disk) is one line; the store keeps its evaluation."""
     import errno
 
-    from forgetmap.store import _atomic
+    import forgetmap.store
 
     def full(path, document):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(_atomic, "atomic_write_json", full)
+    monkeypatch.setattr(forgetmap.store, "atomic_write_json", full)
     before = _snapshot(tmp_path)
     result = cli("evaluate", run, "--k", 5, "--seeds", 1, "--json", tmp_path / "e.json")
     _refused(result, "cannot write --json", repr(str(tmp_path / "e.json")), "No space left")

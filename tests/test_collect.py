@@ -252,7 +252,8 @@ def test_rerun_skips_everything_and_other_config_is_refused(reference, tmp_path)
     assert document["ran"] == [] and document["skipped"] == 3
     changed = _config(tmp_path, steps=3)
     config_, base = load_config(changed)
-    with pytest.raises(Exception, match=r"another config \(changed: training.steps\).*--out"):
+    refused = r"another config \(changed: training.steps\).*another run directory"
+    with pytest.raises(Exception, match=refused):
         prepare_run(config_, run, base_dir=base)
 
 
@@ -388,7 +389,7 @@ def test_resume_under_another_config_says_how_to_start_anew(reference, tmp_path,
     result = cli("collect", other, "--out", run)
     assert result.code == 2
     assert "training.learning_rate" in result.err
-    assert "pass another --out or delete" in result.err
+    assert "give another run directory or delete" in result.err
 
 
 def test_cli_collect_prints_a_summary_table(reference, cli):

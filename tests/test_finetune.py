@@ -96,3 +96,33 @@ def test_a_write_error_while_saving_is_one_line(cli, tmp_path, monkeypatch):
     assert len(errors) == 1 and "Traceback" not in result.err  # one line after the progress bar
     assert "cannot write the checkpoint" in errors[0] and "No space left" in errors[0]
     assert not (out / "forgetmap-finetune.json").exists()
+
+
+def test_a_crash_before_the_marker_leaves_nothing_a_rerun_refuses(cli, tmp_path, monkeypatch):
+    """The checkpoint and its marker are written aside and moved into place together: a crash
+    between the two leaves the earlier checkpoint (or nothing), never a marker-less checkpoint
+    that the next run would refuse to replace as a foreign directory."""
+    import forgetmap.collect._finetune as finetune_module
+
+    class Crash(BaseException):
+        """A kill: no handler catches it."""
+
+    def crash(path, document):
+        raise Crash
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(finetune_module, "atomic_write_json", crash)
+    with pytest.raises(Crash):
+        cli("finetune", TINY, "--task", "money", "--out", out)
+    assert list(tmp_path.iterdir()) == []  # no checkpoint, and the folder aside is gone
+    monkeypatch.undo()
+    assert cli("finetune", TINY, "--task", "money", "--out", out).code == 0
+    record = (out / "forgetmap-finetune.json").read_text()
+    monkeypatch.setattr(finetune_module, "atomic_write_json", crash)
+    with pytest.raises(Crash):  # a rerun that crashes keeps the earlier checkpoint whole
+        cli("finetune", TINY, "--task", "money", "--out", out)
+    assert (out / "forgetmap-finetune.json").read_text() == record
+    assert (out / "adapter_config.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    monkeypatch.undo()
+    assert cli("finetune", TINY, "--task", "money", "--out", out).code == 0

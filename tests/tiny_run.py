@@ -1,7 +1,8 @@
-"""A small collected run on ``tiny-random``, built once per test session (a few seconds)."""
+"""A small collected run on ``tiny-random``, collected once per test session (a few seconds)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 SMALL_CONFIG = {
@@ -46,19 +47,27 @@ SMALL_CONFIG = {
     "scoring": {"max_length": 32, "batch_size": 16},
 }
 
-_BUILT: dict[str, Path] = {}
+_PRISTINE: list[Path] = []  # the one collected copy, left untouched by the tests
 
 
 def small_store(root: Path) -> Path:
-    """Collect :data:`SMALL_CONFIG` under ``root`` once; later calls return the same path."""
-    if "store" not in _BUILT:
-        from forgetmap.collect import collect
-        from forgetmap.config import parse_config
+    """:data:`SMALL_CONFIG` collected into ``root / "small-run"``.
 
-        path = root / "small-run"
-        collect(parse_config(SMALL_CONFIG), path, threads=1)
-        _BUILT["store"] = path
-    return _BUILT["store"]
+    The run is collected once per session (into a hidden folder under the first ``root``) and
+    copied into each ``root`` asked for, so every caller gets its own store under the root it
+    gave, and what one test writes into its store (artifacts, similarities) no other sees.
+    """
+    path = root / "small-run"
+    if not path.exists():
+        if not _PRISTINE:
+            from forgetmap.collect import collect
+            from forgetmap.config import parse_config
+
+            pristine = root / ".small-run-pristine"
+            collect(parse_config(SMALL_CONFIG), pristine, threads=1)
+            _PRISTINE.append(pristine)
+        shutil.copytree(_PRISTINE[0], path)
+    return path
 
 
 def german_adapter(run: Path, path: Path) -> Path:

@@ -22,10 +22,14 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
 import os
 import tomllib
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -44,6 +48,7 @@ __all__ = [
     "Source",
     "TaskConfig",
     "TrainingConfig",
+    "TrainingSettings",
     "UpstreamConfig",
     "load_config",
     "parse_config",
@@ -260,7 +265,11 @@ class CollectTaskConfig(TaskConfig):
 
 # ---------------------------------------------------------------------- training and scoring
 class TrainingConfig(_Strict):
-    """How each task is fine-tuned (mirrors :class:`forgetmap.lm.TrainingSettings`)."""
+    """How each task is fine-tuned.
+
+    The one declaration of the training settings: :class:`TrainingSettings`, the dataclass
+    that :mod:`forgetmap.lm` trains with, is made from these fields and checks.
+    """
 
     # "lora": train a fresh low-rank adapter per task; "full": train every weight.
     method: Literal["lora", "full"] = "lora"
@@ -297,15 +306,58 @@ class TrainingConfig(_Strict):
     # Seed of the adapter initialisation, dropout and the order of training examples.
     seed: int = 0
 
-    def settings(self) -> Any:
-        """The equivalent :class:`forgetmap.lm.TrainingSettings`."""
-        from forgetmap.lm import TrainingSettings
+    @field_validator("lora_layers")
+    @classmethod
+    def _distinct_layers(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"names a layer twice: {list(value)}")
+        return value
 
-        values = self.model_dump()
-        for name in ("target_modules", "lora_layers"):
-            if values[name] is not None:
-                values[name] = tuple(values[name])
-        return TrainingSettings(**values)
+    def settings(self) -> TrainingSettings:
+        """These settings as a :class:`TrainingSettings` (its lists become tuples)."""
+        return TrainingSettings(**self.model_dump())
+
+
+def _check_training(settings: TrainingSettings) -> None:
+    """``TrainingSettings.__post_init__``: :class:`TrainingConfig`'s checks, lists as tuples.
+
+    Values are checked leniently (a tuple for a list, a NumPy integer for an int), as Python
+    callers pass them; a bad one raises ConfigError naming it (``training.steps: must be > 0``).
+    """
+    try:
+        checked = TrainingConfig.model_validate(dataclasses.asdict(settings), strict=False)
+    except ValidationError as error:
+        raise ConfigError(f"training.{_first_problem(error)}") from None
+    for name in TrainingConfig.model_fields:
+        value = getattr(checked, name)
+        setattr(settings, name, tuple(value) if isinstance(value, list) else value)
+
+
+def _as_tuple(annotation: Any) -> Any:
+    """``list[X] | None`` -> ``tuple[X, ...] | None``: the type of a field in a settings object."""
+    if get_origin(annotation) is list:
+        return tuple[get_args(annotation)[0], ...]
+    if isinstance(annotation, types.UnionType):
+        return functools.reduce(operator.or_, map(_as_tuple, get_args(annotation)))
+    return annotation
+
+
+TrainingSettings = dataclasses.make_dataclass(
+    "TrainingSettings",
+    [
+        # every default is immutable (a number, a string or None), so it can be shared
+        (name, _as_tuple(field.annotation), dataclasses.field(default=field.default))
+        for name, field in TrainingConfig.model_fields.items()
+    ],
+    namespace={"__module__": __name__, "__post_init__": _check_training},
+)
+TrainingSettings.__doc__ = """How each task is fine-tuned: :class:`TrainingConfig` as a dataclass.
+
+The fields, defaults and checks are those of :class:`TrainingConfig` (see its comments), with
+tuples for its lists. This is what :mod:`forgetmap.lm` trains with (re-exported as
+``forgetmap.lm.TrainingSettings``); ``dataclasses.replace`` makes a checked copy. Bad values
+raise :class:`~forgetmap.errors.ConfigError` naming the key.
+"""
 
 
 class ScoringConfig(_Strict):
@@ -318,8 +370,16 @@ class ScoringConfig(_Strict):
     max_length: int = Field(128, gt=1)
     # Examples per forward pass (length-sorted, so padding stays small).
     batch_size: int = Field(16, gt=0)
+    # Or a budget of padded tokens per forward pass (rows × longest length) in place of
+    # batch_size for scoring, so short examples fill the device as long ones do (e.g. 8192 on
+    # a GPU). Scores change only by floating-point rounding.
+    max_batch_tokens: int | None = Field(None, gt=0)
     # Longest greedy continuation for exact_match.
     max_new_tokens: int = Field(64, gt=0)
+
+    def batching(self) -> dict[str, int | None]:
+        """The keyword arguments of :func:`forgetmap.lm.score_nll` that set its batches."""
+        return {"batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens}
 
     @field_validator("metrics")
     @classmethod
@@ -358,11 +418,13 @@ class ExperimentConfig(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict holding every setting, defaults included (stored with the run).
 
-        A trained task's unset checkpoint keys are left out, so the stored config, and with it
-        the store's fingerprint, of a run without checkpoints is what it was before tasks could
-        be checkpoints (such runs still resume).
+        Unset keys added since (a trained task's checkpoint keys, ``scoring.max_batch_tokens``)
+        are left out, so the stored config, and with it the store's fingerprint, of a run that
+        does not use them is what it was before they existed (such runs still resume).
         """
         document = self.model_dump(mode="json")
+        if document["scoring"].get("max_batch_tokens") is None:
+            document["scoring"].pop("max_batch_tokens", None)
         for task in document["tasks"]:
             for key in ("checkpoint", "checkpoint_sha256"):
                 if task.get(key) is None:

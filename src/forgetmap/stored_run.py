@@ -14,19 +14,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forgetmap.errors import ConfigError, DataSourceError
+from forgetmap.collect import (
+    DATA_DIR,
+    TASK_TEXTS,
+    RunPlan,
+    data_dir,
+    load_base_model,
+    plan_run,
+    record_data_dir,
+)
+from forgetmap.errors import DataSourceError, StoreError
 
 if TYPE_CHECKING:
-    from forgetmap.collect import RunPlan
     from forgetmap.config import ExperimentConfig
-    from forgetmap.lm import LoadedModel, TrainingSettings
+    from forgetmap.lm import TrainingSettings
     from forgetmap.store import ForgettingStore
 
+# DATA_DIR, data_dir, load_base_model and record_data_dir are collect's (it writes what they
+# read); they are re-exported here, where the later stages have always found them.
 __all__ = ["DATA_DIR", "StoredRun", "data_dir", "load_base_model", "record_data_dir", "stored_run"]
-
-TASK_TEXTS = "task_texts"
-DATA_DIR = "data_dir"
-"""Artifact written by collect: the folder the config's relative data paths resolved against."""
 
 
 @dataclass(frozen=True)
@@ -74,30 +80,15 @@ class StoredRun:
 
 
 def stored_config(store: ForgettingStore) -> ExperimentConfig:
-    """The experiment config of a collected store (ConfigError for imported matrices)."""
+    """The experiment config of a collected store (StoreError for imported matrices)."""
     from forgetmap.config import parse_config
 
     if store.config is None:
-        raise ConfigError(
+        raise StoreError(
             f"store {str(store.path)!r} holds an imported matrix without an experiment config; "
             "this needs a store made by `forgetmap collect`"
         )
     return parse_config(store.config, origin=f"config of {str(store.path)!r}")
-
-
-def record_data_dir(store: ForgettingStore, base_dir: str | os.PathLike[str]) -> None:
-    """Remember where the config's relative data paths resolved when the run was collected."""
-    store.save_json(DATA_DIR, {"path": str(Path(base_dir).resolve())})
-
-
-def data_dir(store: ForgettingStore) -> Path:
-    """The folder recorded by :func:`record_data_dir` if it still exists here, else ``.``."""
-    recorded = store.load_json(DATA_DIR)
-    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
-        path = Path(recorded["path"])
-        if path.is_dir():
-            return path
-    return Path(".")
 
 
 def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] | None = None) -> StoredRun:
@@ -114,14 +105,12 @@ def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] | None =
 
     Raises
     ------
-    ConfigError
+    StoreError
         The store has no config (imported matrix).
     DataSourceError
         The data no longer gives the stored examples or task texts (a data file changed, or
         ``base_dir`` points elsewhere).
     """
-    from forgetmap.collect import plan_run
-
     config = stored_config(store)
     base_dir = data_dir(store) if base_dir is None else Path(base_dir)
     plan = plan_run(config, base_dir, checkpoints=False)  # scored already; may have moved
@@ -143,15 +132,3 @@ def stored_run(store: ForgettingStore, base_dir: str | os.PathLike[str] | None =
     if isinstance(kept, dict) and kept != plan.task_texts():
         raise DataSourceError(f"the task examples of {str(store.path)!r} differ: {hint}")
     return StoredRun(config=config, plan=plan)
-
-
-def load_base_model(config: ExperimentConfig, *, device: str | None = None) -> LoadedModel:
-    """The run's base model, as its config names it (``device`` overrides the config's)."""
-    from forgetmap.lm import load_model
-
-    return load_model(
-        config.model.id,
-        dtype=config.model.dtype,
-        device=device or config.model.device,
-        trust_remote_code=config.model.trust_remote_code,
-    )

@@ -47,5 +47,5 @@ def check_rank(rank: int, shape: tuple[int, int]) -> None:
     if not 1 <= rank < limit:
         raise AnalysisError(
             f"rank {rank} must be at least 1 and below min(tasks, examples) = {limit}; "
-            f"pass a smaller --rank"
+            "use a smaller rank"
         )

@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_errors
 
 from forgetmap import __version__
-from forgetmap.cli import _commands
+from forgetmap.cli._commands import REGISTRY
 from forgetmap.cli._output import Output
 from forgetmap.errors import ForgetmapError
 
@@ -65,7 +65,7 @@ def _options(
     ctx.obj = Output(format.value)
 
 
-for register in _commands.REGISTRY:
+for register in REGISTRY:
     register(app)
 
 

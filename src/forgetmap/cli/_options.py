@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-RunArgument = Annotated[Path, typer.Argument(help="Run directory holding a forgetmap store.")]
+RunArgument = Annotated[
+    str,
+    typer.Argument(
+        help="Run directory holding a forgetmap store: a path, or a URL such as s3://bucket/run."
+    ),
+]
 MetricOption = Annotated[
     str | None,
     typer.Option("--metric", help="Forgetting metric to use (default: the primary one)."),
@@ -37,6 +41,15 @@ ThreadsOption = Annotated[
     int | None,
     typer.Option(min=1, help="Torch CPU threads per process (default: torch's default)."),
 ]
+
+
+def check_executor_options(executor: Executor, ray_address: str | None) -> None:
+    """Refuse ``--ray-address`` without ``--executor ray``, naming the options (the library
+    makes the same check, in its own words)."""
+    if executor is Executor.local and ray_address is not None:
+        from forgetmap.errors import ExecutorError
+
+        raise ExecutorError("--ray-address needs --executor ray")
 
 
 def output(ctx: typer.Context):

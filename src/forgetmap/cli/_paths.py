@@ -39,7 +39,7 @@ def writing(path: Path, option: str = "--out") -> Iterator[None]:
 
 def write_json(path: Path, document: Any, option: str = "--json") -> Path:
     """Write ``document`` to ``path`` atomically (missing folders created), errors as one line."""
-    from forgetmap.store._atomic import atomic_write_json
+    from forgetmap.store import atomic_write_json
 
     path = Path(path)
     with writing(path, option):

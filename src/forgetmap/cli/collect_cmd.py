@@ -12,14 +12,21 @@ from forgetmap.cli._options import (
     ExecutorOption,
     RayAddressOption,
     ThreadsOption,
+    check_executor_options,
     output,
 )
+from forgetmap.cli._paths import check_output_dir
 
 
 def collect(
     ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="Experiment config (TOML).")],
-    out: Annotated[Path, typer.Option("--out", help="Run directory for the store.")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out", help="Run directory for the store: a path, or a URL such as s3://bucket/run."
+        ),
+    ],
     executor: ExecutorOption = Executor.local,
     ray_address: RayAddressOption = None,
     threads: ThreadsOption = None,
@@ -33,13 +40,16 @@ def collect(
     ] = None,
 ) -> None:
     """Train or score each task; store the forgetting matrix."""
-    from forgetmap._outputs import check_output_dir
     from forgetmap.collect import RunProgress, checkpoint_tasks, prepare_run
     from forgetmap.config import load_config
+    from forgetmap.store import store_location
 
+    check_executor_options(executor, ray_address)
     out_ = output(ctx)
     experiment, base_dir = load_config(config)
-    check_output_dir(out, "--out", noun="run directory")
+    location = store_location(out)  # a URL's protocol must be known and installed
+    if location.local_path is not None:
+        check_output_dir(location.local_path, "--out", noun="run directory")
     if checkpoints is not None:
         experiment = checkpoint_tasks(experiment, checkpoints)
     prepared = prepare_run(

@@ -2,8 +2,8 @@
 
 - ``local``: in this process, one job after another, with progress bars for every phase.
 - ``ray``: each job is one Ray task (``num_gpus=1`` when the cluster has GPUs) that loads the
-  model in its worker and writes its own row to the store path, which every worker must reach
-  (a shared filesystem on a multi-machine cluster).
+  model in its worker and writes its own row to the store, which every worker must reach: a
+  shared filesystem, or an object-store URL (``s3://``, ``gs://``) on a multi-machine cluster.
 """
 
 from __future__ import annotations
@@ -109,17 +109,22 @@ class RayExecutor:
         return self._ray
 
 
+def check_executor(name: str, ray_address: str | None = None) -> None:
+    """Refuse an unknown executor, or a Ray address given to the local one."""
+    if name not in EXECUTORS:
+        raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    if name == "local" and ray_address is not None:
+        raise ExecutorError(
+            f"a Ray address ({ray_address!r}) needs the ray executor; the local one runs here"
+        )
+
+
 def make_executor(
     name: str, *, ray_address: str | None = None, hooks: Hooks | None = None
 ) -> LocalExecutor | RayExecutor:
     """The executor called ``name`` (``"local"`` or ``"ray"``)."""
-    if name == "local":
-        if ray_address is not None:
-            raise ExecutorError("--ray-address needs --executor ray")
-        return LocalExecutor(hooks)
-    if name == "ray":
-        return RayExecutor(ray_address)
-    raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    check_executor(name, ray_address)
+    return LocalExecutor(hooks) if name == "local" else RayExecutor(ray_address)
 
 
 class _RaySession:
@@ -134,7 +139,9 @@ class _RaySession:
         try:
             import ray
         except ImportError:
-            raise ExecutorError("--executor ray needs Ray: pip install 'forgetmap[ray]'") from None
+            raise ExecutorError(
+                "the ray executor needs Ray: pip install 'forgetmap[ray]'"
+            ) from None
         if not ray.is_initialized():
             try:
                 if self.address is None:

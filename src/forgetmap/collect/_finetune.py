@@ -9,18 +9,22 @@ model fine-tuned from the store's base model the way the store's tasks were.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from forgetmap.collect._plan import TaskPlan, plan_run
+from forgetmap.collect._run import load_base_model
 from forgetmap.collect._work import configure_process, fine_tuned, torch_threads_kept
 from forgetmap.config import ExperimentConfig
 from forgetmap.errors import ConfigError, OutputPathError
 from forgetmap.lm._checkpoint_files import RECORD
-from forgetmap.store._atomic import atomic_write_json
+from forgetmap.store import atomic_write_json
 
 __all__ = ["MARKER", "PreparedFinetune", "finetune_task", "prepare_finetune"]
 
@@ -45,11 +49,15 @@ class PreparedFinetune:
         threads: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
-        """Load the base model, fine-tune, save the checkpoint; returns the summary."""
+        """Load the base model, fine-tune, save the checkpoint; returns the summary.
+
+        The checkpoint and its marker are written in a folder beside the target and moved into
+        place together, so the target never holds a checkpoint without its marker (which a
+        rerun would refuse to replace).
+        """
         import torch
 
         from forgetmap.lm import encode_examples, save_checkpoint
-        from forgetmap.stored_run import load_base_model
 
         config, task, target = self.config, self.task, self.target
         with torch_threads_kept():
@@ -61,39 +69,37 @@ class PreparedFinetune:
             encoded = encode_examples(
                 loaded.tokenizer, task.examples, max_length=config.training.max_length
             )
-            with fine_tuned(loaded, encoded, settings, seed=task.seed, progress=progress) as (
-                trained,
-                train_seconds,
-            ):
+            tuning = fine_tuned(loaded, encoded, settings, seed=task.seed, progress=progress)
+            with tuning as (trained, train_seconds), _staged(target) as staged:
                 try:
-                    save_checkpoint(loaded, target)
+                    save_checkpoint(loaded, staged)
                 except OSError as error:  # a full disk, a folder made read-only meanwhile
                     raise OutputPathError(
                         f"cannot write the checkpoint to {str(target)!r}: {error.strerror or error}"
                     ) from None
-            summary = {
-                "task": task.id,
-                "group": task.group,
-                "source": task.source,
-                "examples": len(task.examples),
-                "model": config.model.id,
-                "method": settings.method,
-                "training": config.training.model_dump(mode="json"),
-                "checkpoint": str(target),
-                "first_loss": float(trained.first_loss),
-                "last_loss": float(trained.last_loss),
-                "steps": int(trained.steps),
-                "tokens": int(trained.tokens),
-                "threads": int(torch.get_num_threads()),
-                "train_seconds": round(train_seconds, 3),
-                "seconds": round(time.perf_counter() - start, 3),
-            }
-        try:
-            atomic_write_json(target / MARKER, summary)
-        except OSError as error:
-            raise OutputPathError(
-                f"cannot write {str(target / MARKER)!r}: {error.strerror or error}"
-            ) from None
+                summary = {
+                    "task": task.id,
+                    "group": task.group,
+                    "source": task.source,
+                    "examples": len(task.examples),
+                    "model": config.model.id,
+                    "method": settings.method,
+                    "training": config.training.model_dump(mode="json"),
+                    "checkpoint": str(target),
+                    "first_loss": float(trained.first_loss),
+                    "last_loss": float(trained.last_loss),
+                    "steps": int(trained.steps),
+                    "tokens": int(trained.tokens),
+                    "threads": int(torch.get_num_threads()),
+                    "train_seconds": round(train_seconds, 3),
+                    "seconds": round(time.perf_counter() - start, 3),
+                }
+                try:
+                    atomic_write_json(staged / MARKER, summary)
+                except OSError as error:
+                    raise OutputPathError(
+                        f"cannot write {str(target / MARKER)!r}: {error.strerror or error}"
+                    ) from None
         return summary
 
 
@@ -106,8 +112,9 @@ def prepare_finetune(
 ) -> PreparedFinetune:
     """Check the task and the output directory and load the task's examples; no model yet.
 
-    Raises :class:`~forgetmap.errors.ConfigError` for an unknown task id or an output path that
-    is a file or a foreign non-empty directory, and the data layer's errors for bad data.
+    Raises :class:`~forgetmap.errors.ConfigError` for an unknown task id or a task given as a
+    checkpoint, :class:`~forgetmap.errors.OutputPathError` for an output path that is a file
+    or a foreign non-empty directory, and the data layer's errors for bad data.
     """
     target = Path(out)
     _check_target(target)
@@ -168,9 +175,39 @@ def finetune_task(
 def _check_target(target: Path) -> None:
     """Refuse to replace anything but an empty directory or an earlier checkpoint of ours."""
     if target.exists() and not target.is_dir():
-        raise ConfigError(f"--out {str(target)!r} is a file; name a directory for the checkpoint")
+        raise OutputPathError(f"{str(target)!r} is a file; name a directory for the checkpoint")
     if target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file():
-        raise ConfigError(
-            f"--out {str(target)!r} is a non-empty directory that is not a forgetmap checkpoint; "
+        raise OutputPathError(
+            f"{str(target)!r} is a non-empty directory that is not a forgetmap checkpoint; "
             "name a new or empty directory"
         )
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A new directory to write the checkpoint in, inside a hidden folder beside ``target``.
+
+    When the block ends without an error, the directory replaces ``target`` (an empty one or
+    an earlier checkpoint of ours, as :func:`_check_target` made sure); the folder is removed in
+    any case. A crash leaves at most that hidden folder, or no ``target`` at all.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as error:
+        raise OutputPathError(
+            f"cannot write the checkpoint to {str(target)!r}: {error.strerror or error}"
+        ) from None
+    staged = aside / target.name
+    try:
+        yield staged
+        try:
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staged, target)
+        except OSError as error:
+            raise OutputPathError(
+                f"cannot move the checkpoint into {str(target)!r}: {error.strerror or error}"
+            ) from None
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)

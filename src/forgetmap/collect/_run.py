@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,13 +31,31 @@ from forgetmap.collect._work import (
     torch_threads_kept,
 )
 from forgetmap.config import ExperimentConfig
-from forgetmap.errors import DataSourceError, StoreConflictError, StoreNotFoundError
-from forgetmap.store import ForgettingStore, create_store, open_store
+from forgetmap.errors import (
+    DataSourceError,
+    ExecutorError,
+    OutputPathError,
+    StoreConflictError,
+    StoreNotFoundError,
+)
+from forgetmap.store import (
+    ForgettingStore,
+    StoreLocation,
+    StorePath,
+    create_store,
+    open_store,
+    store_location,
+)
 from forgetmap.store._claims import CLAIM_SUFFIX, DEFAULT_CLAIM_TIMEOUT, Claims
 from forgetmap.store._layout import ROWS_DIR
-from forgetmap.stored_run import record_data_dir
+
+if TYPE_CHECKING:
+    from forgetmap.lm import LoadedModel
 
 TASK_TEXTS = "task_texts"
+"""Artifact written by collect: each task's example texts, checked when a run resumes."""
+DATA_DIR = "data_dir"
+"""Artifact written by collect: the folder the config's relative data paths resolved against."""
 BEFORE_CLAIM = "before.claim"
 POLL_SECONDS = 1.0
 
@@ -69,7 +87,7 @@ class PreparedRun:
         config = self.plan.config
         m, n = self.plan.shape
         return {
-            "path": str(self.store.path),
+            "path": self.store.url,
             "model": config.model.id,
             "method": config.training.method,
             "steps": config.training.steps,
@@ -219,7 +237,12 @@ def prepare_run(
         not fine-tuned from the model, or a run directory that holds another run.
     """
     make_executor(executor, ray_address=ray_address)  # reject bad executor options first
-    check_out(Path(out))
+    location = check_out(out)
+    if executor == "ray" and location.process_local:
+        raise ExecutorError(
+            f"run directory {location.url!r} lives in this process only; the ray executor "
+            "needs one every worker reaches: a shared folder or an object-store URL (s3://, gs://)"
+        )
     plan = plan_run(config, base_dir)
     threads = threads or _default_threads()
     spec_fields = {
@@ -230,11 +253,11 @@ def prepare_run(
     }
     tokenizer = _tokenizer(plan, spec_fields, executor)
     upstream_encoded, task_encoded = _encode(plan, tokenizer)
-    store = _open_store(plan, Path(out), upstream_encoded)
+    store = _open_store(plan, location.url, upstream_encoded)
     repairs = repair_damaged(store)
     record_data_dir(store, base_dir)
     spec = RunSpec(
-        store_path=str(store.path),
+        store_path=store.url,
         upstream=plan.upstream,
         upstream_encoded=tuple(upstream_encoded),
         **spec_fields,
@@ -304,7 +327,7 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
         )
     before = store.before().astype(np.float64)
     return {
-        "path": str(store.path),
+        "path": store.url,
         "shape": list(store.shape),
         "metrics": list(store.metrics),
         "finished": int(finished.sum()),
@@ -313,9 +336,46 @@ def run_summary(store: ForgettingStore) -> dict[str, Any]:
     }
 
 
-def check_out(out: Path) -> None:
-    """Refuse a run directory that is a file or cannot be written, before any model loads."""
-    check_output_dir(out, noun="run directory")
+def check_out(out: str | os.PathLike[str]) -> StoreLocation:
+    """Refuse a run directory that is a file or cannot be written, before any model loads.
+
+    ``out`` may be a URL (``s3://bucket/run``): its protocol's package must be installed.
+    """
+    location = store_location(out)
+    if location.local_path is not None:
+        check_output_dir(location.local_path, noun="run directory")
+    elif location.is_file():
+        raise OutputPathError(
+            f"{location.url!r} is a file, not a run directory; give a new or empty run directory"
+        )
+    return location
+
+
+def load_base_model(config: ExperimentConfig, *, device: str | None = None) -> LoadedModel:
+    """The run's base model, as its config names it (``device`` overrides the config's)."""
+    from forgetmap.lm import load_model
+
+    return load_model(
+        config.model.id,
+        dtype=config.model.dtype,
+        device=device or config.model.device,
+        trust_remote_code=config.model.trust_remote_code,
+    )
+
+
+def record_data_dir(store: ForgettingStore, base_dir: str | os.PathLike[str]) -> None:
+    """Remember where the config's relative data paths resolved when the run was collected."""
+    store.save_json(DATA_DIR, {"path": str(Path(base_dir).resolve())})
+
+
+def data_dir(store: ForgettingStore) -> Path:
+    """The folder recorded by :func:`record_data_dir` if it still exists here, else ``.``."""
+    recorded = store.load_json(DATA_DIR)
+    if isinstance(recorded, dict) and isinstance(recorded.get("path"), str):
+        path = Path(recorded["path"])
+        if path.is_dir():
+            return path
+    return Path(".")
 
 
 def repair_damaged(store: ForgettingStore) -> list[str]:
@@ -336,10 +396,10 @@ def repair_damaged(store: ForgettingStore) -> list[str]:
 def _reason(store: ForgettingStore, problem: str) -> str:
     """The part of a damage message before its advice, with paths inside the run directory."""
     reason = problem.split("; ", 1)[0].removeprefix("store file ")
-    return reason.replace(str(store.path) + os.sep, "")
+    return store.location.strip_root(reason)
 
 
-def _claim_path(store: ForgettingStore, task_id: str) -> Path:
+def _claim_path(store: ForgettingStore, task_id: str) -> Path | StorePath:
     name = f"{store.task_index(task_id):06d}{CLAIM_SUFFIX}"
     return store.path / ROWS_DIR / name
 
@@ -374,16 +434,8 @@ def _tokenizer(plan: RunPlan, spec_fields: dict[str, Any], executor: str) -> Any
         probe = RunSpec(store_path="", upstream=(), upstream_encoded=(), **spec_fields)
         loaded = model_for(probe)
     else:
-        from forgetmap.lm import load_model
-
-        config = plan.config
         configure_process(spec_fields["threads"])
-        loaded = load_model(
-            config.model.id,
-            dtype=config.model.dtype,
-            device="cpu",
-            trust_remote_code=config.model.trust_remote_code,
-        )
+        loaded = load_base_model(plan.config, device="cpu")
     check_fits(plan, loaded.model)
     return loaded.tokenizer
 
@@ -413,7 +465,7 @@ def _encode(plan: RunPlan, tokenizer: Any) -> tuple[list[Any], dict[str, list[An
     return upstream, tasks
 
 
-def _open_store(plan: RunPlan, out: Path, upstream_encoded: list[Any]) -> ForgettingStore:
+def _open_store(plan: RunPlan, out: str, upstream_encoded: list[Any]) -> ForgettingStore:
     """Create the run's store, or reopen it to resume when it holds this very run."""
     config = plan.config
     stored_config = config.to_dict()
@@ -447,7 +499,7 @@ def _open_store(plan: RunPlan, out: Path, upstream_encoded: list[Any]) -> Forget
     return store
 
 
-def _conflict_message(out: Path, config: dict[str, Any]) -> str:
+def _conflict_message(out: str, config: dict[str, Any]) -> str:
     try:
         existing = open_store(out).config
     except StoreNotFoundError:
@@ -461,10 +513,13 @@ def _conflict_message(out: Path, config: dict[str, Any]) -> str:
             if changed
             else "a run of this config over other examples or tasks (the data changed)"
         )
-    return f"{str(out)!r} holds {what}; to start anew, pass another --out or delete {str(out)!r}"
+    return (
+        f"{str(out)!r} holds {what}; to start anew, give another run directory or delete "
+        f"{str(out)!r}"
+    )
 
 
-def _check_same_data(store: ForgettingStore, plan: RunPlan, out: Path) -> None:
+def _check_same_data(store: ForgettingStore, plan: RunPlan, out: str) -> None:
     """A resumed run must see the same texts: ids alone could hide edited data files."""
     texts = plan.task_texts()
     stored_texts = store.load_json(TASK_TEXTS)
@@ -475,7 +530,8 @@ def _check_same_data(store: ForgettingStore, plan: RunPlan, out: Path) -> None:
     if not same:
         raise StoreConflictError(
             f"{str(out)!r} holds a run of this config whose example texts differ from the data "
-            f"now (a data file changed); to start anew, pass another --out or delete {str(out)!r}"
+            f"now (a data file changed); to start anew, give another run directory or delete "
+            f"{str(out)!r}"
         )
     if stored_texts is None:
         store.save_json(TASK_TEXTS, texts)

@@ -94,7 +94,7 @@ def build_ranking(
 
 def write_ranking(ranking: pd.DataFrame, path: str | os.PathLike[str]) -> str:
     """Write the ranking as CSV, atomically (a reader sees the old file or the whole new one)."""
-    from forgetmap.store._atomic import atomic_write
+    from forgetmap.store import atomic_write
 
     target = Path(path)
     if target.is_dir():

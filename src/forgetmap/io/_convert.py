@@ -52,7 +52,9 @@ def read_matrix(
     if not path.is_file():
         raise InputFileNotFoundError(f"input file {str(path)!r} does not exist")
     if meta is not None and suffix != ".npy":
-        raise UnknownFormatError("--meta goes with .npy matrices only (csv/parquet carry task ids)")
+        raise UnknownFormatError(
+            "a meta file goes with .npy matrices only (csv/parquet carry task ids)"
+        )
     if suffix == ".npy":
         return read_npy(path, None if meta is None else Path(meta))
     if suffix == ".csv":

@@ -67,7 +67,7 @@ def _parse_numbers(cells: list[str], source: str, line: int, example_ids: list[s
 
 def write_csv(matrix: LabelledMatrix, path: Path) -> list[Path]:
     """Write ``matrix`` as a wide CSV atomically; returns the path."""
-    from forgetmap.store._atomic import atomic_write
+    from forgetmap.store import atomic_write
 
     def write(temp: Path) -> None:
         with open(temp, "w", newline="", encoding="utf-8") as handle:

@@ -113,7 +113,7 @@ def read_meta(path: Path, n_tasks: int) -> tuple[list[str], list[str]]:
 
 def write_npy(matrix: LabelledMatrix, path: Path) -> list[Path]:
     """Write ``PATH`` and ``PATH.meta``; returns both paths."""
-    from forgetmap.store._atomic import atomic_write, atomic_write_json
+    from forgetmap.store import atomic_write, atomic_write_json
 
     def save(temp: Path) -> None:
         with open(temp, "wb") as handle:

@@ -72,7 +72,7 @@ def write_parquet(matrix: LabelledMatrix, path: Path) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from forgetmap.store._atomic import atomic_write
+    from forgetmap.store import atomic_write
 
     m, n = matrix.values.shape
     tasks = pa.DictionaryArray.from_arrays(

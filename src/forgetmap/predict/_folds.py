@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from forgetmap.predict import _metrics, _registry
+import forgetmap.predict._metrics as _metrics
+import forgetmap.predict._registry as _registry
 from forgetmap.predict._base import StreamingEstimator
 from forgetmap.predict._metrics import StreamedMetrics, StreamedRow, Truth
 from forgetmap.predict.probing import active_probes, random_probes

@@ -23,12 +23,13 @@ from forgetmap.predict._base import CompletionEstimator
 from forgetmap.predict._knn import KNN
 from forgetmap.predict._lowrank import FactorRows, LowRank
 from forgetmap.predict._mean import ColumnMean
-from forgetmap.predict._tuned import Tuned
 
 __all__ = ["LeaveOneOut"]
 
-FAST = (ColumnMean, Additive, LowRank, KNN, Tuned)
-"""Estimator classes with a fast leave-one-task-out fit (LowRank includes Multiplicative)."""
+FAST = (ColumnMean, Additive, LowRank, KNN)
+"""Estimator classes with a fast leave-one-task-out fit (LowRank includes Multiplicative), besides
+the tuned ones: an estimator that ``choose``s a candidate by inner validation (``_tuned``, which
+builds on these statistics itself, so it is recognised by that method, not imported here)."""
 
 
 class LeaveOneOut:
@@ -72,7 +73,7 @@ class LeaveOneOut:
     @staticmethod
     def supports(estimator: CompletionEstimator) -> bool:
         """Whether ``estimator`` has a fast fit (continuous completion methods)."""
-        return isinstance(estimator, FAST) and not estimator.binary_only
+        return (isinstance(estimator, FAST) or _is_tuned(estimator)) and not estimator.binary_only
 
     def fit(self, estimator: CompletionEstimator, held_out: int) -> CompletionEstimator:
         """Put ``estimator`` in the state ``fit(Z without row held_out)`` gives it; returns it."""
@@ -107,7 +108,7 @@ class LeaveOneOut:
                 else:
                     estimator.column_effect_, estimator.task_effects_ = column, task
                     estimator.noise_var_, estimator.task_var_ = noise_var, task_var
-            elif isinstance(estimator, Tuned):
+            elif _is_tuned(estimator):
                 # the inner validation reads a column sample of the training rows, as fit does;
                 # the chosen estimator is then fitted like any other
                 estimator.estimator_ = self.fit_all([estimator.choose(Z, train)], held_out)[0]
@@ -184,3 +185,8 @@ class LeaveOneOut:
             (count, n),
             total / (count * n),
         )
+
+
+def _is_tuned(estimator: CompletionEstimator) -> bool:
+    """A tuned estimator (``_tuned.Tuned``): it chooses its candidate by inner validation."""
+    return callable(getattr(estimator, "choose", None))

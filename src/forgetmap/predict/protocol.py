@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+import forgetmap.predict._registry as _registry
 from forgetmap.errors import PredictionError
-from forgetmap.predict import _registry
 from forgetmap.predict._base import CompletionConvergenceWarning, check_matrix
 from forgetmap.predict._blas import one_blas_thread
 from forgetmap.predict._folds import FoldRunner, draw_probes

@@ -1,6 +1,6 @@
 """Execute the runs of a replay plan: in this process, or one Ray task per (task, seed) group.
 
-The executors are those of ``forgetmap collect`` (the same Ray session handling, resources and
+The executors are those of ``forgetmap collect`` (the same Ray worker handling, resources and
 error passing). The runs of one (task, seed) pair depend on its plain run (ground_truth,
 offline predictions), so a group is the unit of scheduling; each run inside it is still written
 as its own row, so a killed group resumes at its first unfinished run. Both executors give the
@@ -14,9 +14,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from forgetmap.collect import EXECUTORS
-from forgetmap.errors import ExecutorError
+from forgetmap.collect import check_executor
 from forgetmap.replay._plan import ReplayPlan
+from forgetmap.replay._results import existing_store, open_result_store
 
 __all__ = ["default_threads", "execute"]
 
@@ -26,14 +26,6 @@ def default_threads() -> int:
     import torch
 
     return int(torch.get_num_threads())
-
-
-def check_executor(executor: str, ray_address: str | None) -> None:
-    """Refuse bad executor options before anything runs."""
-    if executor not in EXECUTORS:
-        raise ExecutorError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
-    if executor == "local" and ray_address is not None:
-        raise ExecutorError("--ray-address needs --executor ray")
 
 
 def execute(
@@ -47,30 +39,29 @@ def execute(
 ) -> Any:
     """Run every unfinished run of ``plan`` into the result store in ``out``; returns the store."""
     from forgetmap.collect._work import configure_process
-    from forgetmap.replay._experiment import _existing, open_result_store
-    from forgetmap.replay._runs import Session, load_before, run_group
+    from forgetmap.replay._runs import ReplayWorker, load_before, run_group
 
     check_executor(executor, ray_address)
     threads = threads or default_threads()
     configure_process(threads)
     # The base model is loaded here once: its before-scores are shared by every run.
-    existing = _existing(out)
-    session = Session(plan, before=None if existing is None else load_before(existing))
-    n_tokens = [int(e.scored.sum()) for e in session.score_upstream]
+    existing = existing_store(out)
+    worker = ReplayWorker(plan, before=None if existing is None else load_before(existing))
+    n_tokens = [int(e.scored.sum()) for e in worker.score_upstream]
     store = open_result_store(plan, out, n_tokens)
     if not store.has_before():
-        store.write_before({"nll": session.before})
-    session.before = load_before(store)
+        store.write_before({"nll": worker.before})
+    worker.before = load_before(store)
     groups = [
         (task, seed)
         for task, seed in plan.groups()
-        if any(not store.is_finished(u.id) for u in plan.units if u.task == task and u.seed == seed)
+        if any(not store.is_finished(u.id) for u in plan.runs if u.task == task and u.seed == seed)
     ]
     if executor == "local":
         for task, seed in groups:
-            run_group(session, task, seed, store, progress=progress)
+            run_group(worker, task, seed, store, progress=progress)
         return store
-    del session  # Ray workers load their own copy
+    del worker  # Ray workers load their own copy
     _run_on_ray(plan, out, groups, ray_address, threads, progress)
     return store
 
@@ -110,10 +101,10 @@ def _run_on_ray(
 def _ray_group(plan: ReplayPlan, out: str, task: str, seed: int, threads: int) -> None:
     """A Ray task: load the model in the worker and run one (task, seed) group."""
     from forgetmap.collect._work import configure_process
-    from forgetmap.replay._runs import Session, load_before, run_group
+    from forgetmap.replay._runs import ReplayWorker, load_before, run_group
     from forgetmap.store import open_store
 
     configure_process(threads)
     store = open_store(out)
-    session = Session(plan, before=load_before(store))
-    run_group(session, task, seed, store)
+    worker = ReplayWorker(plan, before=load_before(store))
+    run_group(worker, task, seed, store)

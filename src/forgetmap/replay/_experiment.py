@@ -19,9 +19,10 @@ import numpy as np
 from forgetmap.errors import StoreConflictError
 from forgetmap.replay._config import ReplayConfig, load_replay_config
 from forgetmap.replay._plan import ReplayPlan, plan_replay
+from forgetmap.replay._results import existing_store
 from forgetmap.replay._summary import RunResult, summarise
 
-__all__ = ["open_result_store", "run_replay", "summarise_store"]
+__all__ = ["run_replay", "summarise_store"]
 
 RESULT_FILE = "replay.json"
 
@@ -61,7 +62,7 @@ def run_replay(
     dict
         The document written to ``out/replay.json`` (see :func:`~forgetmap.replay.summarise`).
     """
-    from forgetmap.replay._execute import check_executor
+    from forgetmap.collect import check_executor
 
     check_executor(executor, ray_address)
     if not isinstance(config, ReplayConfig):
@@ -70,8 +71,8 @@ def run_replay(
     plan = plan_replay(config, Path(base_dir) if base_dir is not None else Path.cwd())
     out = Path(out)
     _refuse_other_experiment(out, config)
-    store = _existing(out)
-    pending = store is None or any(not store.is_finished(u.id) for u in plan.units)
+    store = existing_store(out)
+    pending = store is None or any(not store.is_finished(u.id) for u in plan.runs)
     if pending:
         from forgetmap.replay._execute import execute
 
@@ -88,20 +89,21 @@ def run_replay(
 
 def summarise_store(store: Any, plan: ReplayPlan) -> dict[str, Any]:
     """Read every finished run from the result store, summarise, and write ``replay.json``."""
-    from forgetmap.store._atomic import _nan_to_none, atomic_write_json
+    from forgetmap._jsonsafe import json_safe
+    from forgetmap.store import atomic_write_json
 
     settings = plan.config.replay
     runs = []
-    for unit in plan.units:
-        summary = store.summary(unit.id)
+    for run in plan.runs:
+        summary = store.summary(run.id)
         if summary is None:
             continue
         runs.append(
             RunResult(
-                unit.task,
-                unit.seed,
-                unit.sampler,
-                np.asarray(store.row(unit.id), dtype=np.float64),
+                run.task,
+                run.seed,
+                run.sampler,
+                np.asarray(store.row(run.id), dtype=np.float64),
                 float(summary["task_loss"]),
             )
         )
@@ -134,80 +136,38 @@ def summarise_store(store: Any, plan: ReplayPlan) -> dict[str, Any]:
         "n_examples": len(plan.upstream),
         "n_pool": int(plan.pool.size),
         "n_heldout": int(plan.heldout.size),
-        "complete": len(runs) == len(plan.units),
+        "complete": len(runs) == len(plan.runs),
     }
     doc["path"] = str(store.path)
-    doc = _nan_to_none(doc)  # strict JSON: an undefined statistic (one run, no pairs) is null
+    doc = json_safe(doc)  # strict JSON: an undefined statistic (one run, no pairs) is null
     atomic_write_json(Path(store.path) / RESULT_FILE, doc)
     store.save_json("replay", doc)
     return doc
 
 
-def open_result_store(plan: ReplayPlan, out: Path, n_tokens: list[int] | None = None) -> Any:
-    """Create (or reopen, to resume) the result store of ``plan`` in ``out``."""
-    from forgetmap.store import create_store
-
-    ids = plan.example_ids
-    split = np.full(len(ids), "pool", dtype=object)
-    split[plan.heldout] = "heldout"
-    example_table: dict[str, list[Any]] = {
-        "source": [example.source for example in plan.upstream],
-        "text": [example.display_text for example in plan.upstream],
-        "kind": [example.kind for example in plan.upstream],
-        "split": [str(s) for s in split],
-    }
-    if n_tokens is not None:
-        example_table["n_tokens"] = [int(n) for n in n_tokens]
-    return create_store(
-        out,
-        task_ids=[unit.id for unit in plan.units],
-        example_ids=ids,
-        metrics=("nll",),
-        task_table={
-            "group": [unit.sampler for unit in plan.units],
-            "source": [unit.task for unit in plan.units],
-            "seed": [unit.seed for unit in plan.units],
-            "sampler": [unit.sampler for unit in plan.units],
-        },
-        example_table=example_table,
-        config={"replay": plan.config.to_dict()},
-        dtype="float64",
-        with_scores=True,
-    )
-
-
-def _existing(out: Path) -> Any:
-    from forgetmap.errors import StoreNotFoundError
-    from forgetmap.store import open_store
-
-    try:
-        return open_store(out)
-    except StoreNotFoundError:
-        return None
-
-
 def _refuse_other_experiment(out: Path, config: ReplayConfig) -> None:
-    store = _existing(out)
+    store = existing_store(out)
     if store is None:
         if out.exists() and any(out.iterdir()):
             raise StoreConflictError(
-                f"{str(out)!r} exists and is not a replay result directory; choose another --out"
+                f"{str(out)!r} exists and is not a replay result directory; choose another "
+                "result directory"
             )
         return
     stored = (store.config or {}).get("replay")
     if stored != config.to_dict():
         raise StoreConflictError(
             f"{str(out)!r} holds a replay experiment with a different config; choose another "
-            "--out, or delete it to start anew"
+            "result directory, or delete it to start anew"
         )
 
 
 def _prediction_quality(store: Any, plan: ReplayPlan) -> dict[str, float]:
     """Mean Spearman correlation of predicted and measured pool forgetting, per sampler."""
     values: dict[str, list[float]] = {}
-    for unit in plan.units:
-        summary = store.summary(unit.id) or {}
+    for run in plan.runs:
+        summary = store.summary(run.id) or {}
         rho = summary.get("prediction_spearman")
         if rho is not None and rho == rho:
-            values.setdefault(unit.sampler, []).append(float(rho))
+            values.setdefault(run.sampler, []).append(float(rho))
     return {name: float(np.mean(v)) for name, v in values.items()}

@@ -67,7 +67,7 @@ def prepare_report(
         (n_shown_tasks, n_shown_examples).
     """
     if max_cells < 1:
-        raise ReportError(f"--max-cells must be at least 1, got {max_cells}")
+        raise ReportError(f"max_cells must be at least 1, got {max_cells}")
     metric = metric or store.metrics[0]
     if metric not in store.metrics:
         raise ReportError(f"unknown metric {metric!r}; the store has {list(store.metrics)}")

@@ -9,8 +9,7 @@ from forgetmap.errors import OutputPathError, ReportError
 from forgetmap.report._downsample import DEFAULT_MAX_CELLS
 from forgetmap.report._page import render_page
 from forgetmap.report._prepare import prepare_report
-from forgetmap.store import ForgettingStore, open_store
-from forgetmap.store._atomic import atomic_write_bytes
+from forgetmap.store import ForgettingStore, atomic_write_bytes, open_store
 
 __all__ = ["build_report", "write_report"]
 
