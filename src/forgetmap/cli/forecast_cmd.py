@@ -62,7 +62,7 @@ def forecast(
         ),
     ] = False,
 ) -> None:
-    """Predict a checkpoint's (or, before fine-tuning, a task's) forgetting of every example."""
+    """Predict forgetting from a checkpoint, or from new data."""
     from forgetmap.errors import PredictionError
     from forgetmap.forecast import DEFAULT_METHOD, forecast_before_finetuning, write_ranking
     from forgetmap.forecast import forecast as run_forecast
