@@ -519,3 +519,29 @@ def test_two_writers_split_the_rows_of_an_s3_store(s3, tmp_path, cli):
     local = tmp_path / "local"
     assert cli("collect", config, "--out", local, "--threads", "1").code == 0
     _assert_same(local, run)
+
+
+def test_storage_that_cannot_be_reached_is_one_line_exit_2(tmp_path):
+    """No credentials and no server: the backend's error deep in botocore becomes one line.
+
+    A fresh process, so that no S3 filesystem cached by another test (with a server's
+    endpoint and keys) is reused.
+    """
+    pytest.importorskip("s3fs")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FSSPEC_"))}
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        FSSPEC_S3_ENDPOINT_URL="http://127.0.0.1:9",  # the discard port: nothing listens
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "forgetmap", "info", "s3://no-such-bucket/run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "could not be used" in result.stderr and "credentials" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

@@ -21,6 +21,7 @@ __all__ = [
     "PredictionError",
     "ReportError",
     "SimilarityError",
+    "StoreAccessError",
     "StoreConflictError",
     "StoreDamagedError",
     "StoreError",
@@ -59,6 +60,10 @@ class StoreNotFoundError(StoreError, FileNotFoundError):
 
 class StoreConflictError(StoreError, FileExistsError):
     """A store would overwrite, or be mixed with, a different store."""
+
+
+class StoreAccessError(StoreError):
+    """The storage behind a store URL could not be reached (credentials, endpoint, network)."""
 
 
 class StoreDamagedError(StoreError):

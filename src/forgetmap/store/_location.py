@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from forgetmap.errors import StoreError
+from forgetmap.errors import StoreAccessError, StoreError
 from forgetmap.store._atomic import atomic_write, atomic_write_bytes
 
 __all__ = [
@@ -232,7 +232,7 @@ class FsspecLocation:
         protocols: list[str],
     ) -> None:
         self.url = url
-        self.fs = fs
+        self.fs = _Guarded(fs, url)
         self.root = root
         self.storage_options = storage_options
         self.protocols = protocols
@@ -352,6 +352,44 @@ class FsspecLocation:
 
 StoreLocation = LocalLocation | FsspecLocation
 """A store's place: a local folder or a prefix of an fsspec filesystem."""
+
+
+#: What a filesystem raises for a missing or existing entry, or a call it cannot make: callers
+#: handle these; anything else means the storage itself could not be used.
+_EXPECTED = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)
+_EXPECTED += (NotImplementedError, TypeError)
+
+
+class _Guarded:
+    """An fsspec filesystem whose failures to reach the storage are one-line store errors.
+
+    Missing credentials, a wrong endpoint or a network failure surface from deep inside the
+    backend (botocore, gcsfs, ...); a user should read which store could not be reached and
+    what to check, not the backend's traceback.
+    """
+
+    def __init__(self, fs: Any, url: str) -> None:
+        self._fs, self._url = fs, url
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._fs, name)
+        if not callable(attribute):
+            return attribute
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except _EXPECTED:
+                raise
+            except Exception as error:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise StoreAccessError(
+                    f"{self._url!r}: the storage could not be used ({type(error).__name__}"
+                    f"{': ' + reason if reason else ''}); check its credentials, endpoint and "
+                    "network (see docs/store.md#object-storage)"
+                ) from error
+
+        return guarded
 
 
 class StorePath:

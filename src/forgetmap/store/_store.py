@@ -23,6 +23,7 @@ import numpy as np
 
 import forgetmap.store._layout as layout
 from forgetmap.errors import (
+    StoreAccessError,
     StoreConflictError,
     StoreDamagedError,
     StoreError,
@@ -749,6 +750,8 @@ def open_store(path: str | os.PathLike[str] | StoreLocation) -> ForgettingStore:
         raise StoreNotFoundError(
             f"{shown!r} {what}; create one with `forgetmap import` or `forgetmap collect`"
         ) from None
+    except StoreAccessError:
+        raise
     except (ValueError, OSError) as error:
         raise StoreDamagedError(
             f"{manifest_path!r} is not valid JSON ({error}); restore the file"
