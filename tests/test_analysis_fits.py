@@ -63,22 +63,6 @@ def test_every_r2_matches_a_direct_numpy_computation(planted, missing):
     assert_allclose(report.singular_values, s, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("shape", [(12, 30), (30, 12)])
-def test_masked_additive_fit_is_the_least_squares_solution(shape):
-    m, n = shape
-    rng = np.random.default_rng(2)
-    values = rng.normal(size=shape)
-    values[rng.random(values.shape) < 0.3] = np.nan
-    measured = np.argwhere(np.isfinite(values))
-    design = np.zeros((len(measured), 1 + m + n))
-    design[:, 0] = 1
-    design[np.arange(len(measured)), 1 + measured[:, 0]] = 1
-    design[np.arange(len(measured)), 1 + m + measured[:, 1]] = 1
-    coef = np.linalg.lstsq(design, values[np.isfinite(values)], rcond=None)[0]
-    direct = coef[0] + coef[1 : 1 + m, None] + coef[None, 1 + m :]
-    assert_allclose(additive_fit(values), direct, atol=1e-9)
-
-
 def test_masked_fit_recovers_a_low_rank_matrix_with_30_percent_missing():
     rng = np.random.default_rng(4)
     truth = rng.normal(size=(60, 3)) @ rng.normal(size=(3, 120))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forgetmap.predict import KNN, evaluate, make_estimator
+from forgetmap.errors import PredictionError
+from forgetmap.predict import KNN, LogisticAdditive, evaluate, make_estimator
 from forgetmap.predict._loo import LeaveOneOut
 
 METHODS = [
@@ -71,3 +72,21 @@ def test_masked_matrix_takes_the_refit_path(matrix, monkeypatch):
     monkeypatch.setattr(LeaveOneOut, "__init__", refuse)
     document = evaluate(Z, methods=["lowrank", "knn"], k=8, seeds=2)
     assert 0 < document["methods"]["lowrank"]["rmse"] < document["methods"]["knn"]["rmse"]
+
+
+def test_each_estimator_says_whether_it_fits_from_statistics(matrix):
+    shared = LeaveOneOut(matrix)
+    assert all(LeaveOneOut.supports(make_estimator(name)) for name in METHODS)
+    binary = LogisticAdditive()
+    assert not LeaveOneOut.supports(binary)
+    with pytest.raises(PredictionError, match="fits from the training matrix only"):
+        shared.fit(binary, 0)
+
+
+def test_a_fold_reads_its_training_rows_from_the_shared_matrix(matrix):
+    fold = LeaveOneOut(matrix).fold(4)
+    rows = np.setdiff1d(np.arange(12), [4])
+    np.testing.assert_allclose(fold.column_means, matrix[rows].mean(axis=0))
+    np.testing.assert_allclose(fold.gram, matrix[rows] @ matrix[rows].T)
+    columns = np.array([3, 7, 100])
+    np.testing.assert_array_equal(fold.training_block(columns), matrix[np.ix_(rows, columns)])

@@ -37,10 +37,10 @@ def test_probes_never_repeat_and_are_fresh_per_row_and_seed():
 
 
 def test_probes_never_reach_the_metrics(planted, monkeypatch):
-    from forgetmap.predict import _metrics
+    from forgetmap.predict import _folds
 
     seen = []
-    original = _metrics.seed_metrics
+    original = _folds.seed_metrics
 
     def spy(truth, predicted, predicted_threshold):
         assert truth.truth.size == predicted.size
@@ -50,7 +50,7 @@ def test_probes_never_reach_the_metrics(planted, monkeypatch):
     Z = planted.copy()
     Z[:, 149] = np.nan  # every row has an unmeasured entry: the gathered path
     Z[2, :10] = np.nan
-    monkeypatch.setattr(_metrics, "seed_metrics", spy)
+    monkeypatch.setattr(_folds, "seed_metrics", spy)
     evaluate(Z, methods=["mean"], k=7, seeds=2, threads=1)  # one thread: calls in row order
     sizes = np.array(seen).reshape(20, 2)
     assert (sizes[np.arange(20) != 2] == 149 - 7).all()

@@ -2,9 +2,9 @@
 
 Every R² is ``1 - SSE / SST`` over the *measured* entries, with SST taken around the grand mean
 of those entries. Missing entries (NaN) never count and are never filled with zeros: the additive
-fit is solved exactly by least squares over the measured entries, and rank-k fits use masked
-alternating least squares (:mod:`forgetmap.analysis._lowrank`), read in column blocks
-(:mod:`forgetmap.analysis._blocks`).
+fit is solved exactly by least squares over the measured entries
+(:func:`forgetmap.core.fit_additive`, the fit ``predict`` uses too), and rank-k fits use masked
+alternating least squares (:mod:`forgetmap.analysis._lowrank`), read in column blocks.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from forgetmap.analysis._lowrank import (
     masked_fits,
     masked_sse,
 )
+from forgetmap.core import AdditiveFit, Moments, fit_additive, moments
 
 __all__ = [
     "ConvergenceWarning",
@@ -31,108 +32,6 @@ __all__ = [
     "fit_report",
     "low_rank_fit",
 ]
-
-
-@dataclass
-class Moments:
-    """Sums over the measured entries, per task (rows) and per example (columns)."""
-
-    row_sum: np.ndarray  # (M,)
-    row_n: np.ndarray  # (M,)
-    col_sum: np.ndarray  # (N,)
-    col_n: np.ndarray  # (N,)
-    complete: bool
-
-    @property
-    def n(self) -> float:
-        return float(self.row_n.sum())
-
-    @property
-    def mean(self) -> float:
-        return float(self.row_sum.sum() / self.n)
-
-    @property
-    def row_mean(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.row_sum / self.row_n
-
-    @property
-    def col_mean(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.col_sum / self.col_n
-
-
-def moments(values: np.ndarray) -> Moments:
-    """Per-task and per-example sums and counts of the measured entries, in one pass."""
-    m, n = values.shape
-    row_sum, row_n = np.zeros(m), np.zeros(m)
-    col_sum, col_n = np.zeros(n), np.zeros(n)
-    complete = True
-    for cols in column_blocks(n):
-        block, finite = float_block(values, cols)
-        row_sum += block.sum(axis=1)
-        col_sum[cols] = block.sum(axis=0)
-        if finite is None:
-            row_n += block.shape[1]
-            col_n[cols] = m
-        else:
-            complete = False
-            row_n += finite.sum(axis=1)
-            col_n[cols] = finite.sum(axis=0)
-    return Moments(row_sum, row_n, col_sum, col_n, complete)
-
-
-@dataclass(frozen=True)
-class AdditiveModel:
-    """``values[i, j] ≈ mean + task_effects[i] + example_effects[j]`` (effects sum to zero)."""
-
-    mean: float
-    task_effects: np.ndarray  # (M,)
-    example_effects: np.ndarray  # (N,)
-
-    def reconstruct(self) -> np.ndarray:
-        """The fitted matrix, ndarray of shape (n_tasks, n_examples)."""
-        return self.mean + self.task_effects[:, None] + self.example_effects[None, :]
-
-
-def additive_model(values: np.ndarray, stats: Moments | None = None) -> AdditiveModel:
-    """Least-squares fit of ``μ + a_i + b_j`` over the measured entries of ``values``.
-
-    With every entry measured the solution is the two-way ANOVA one (row mean + column mean −
-    grand mean). With NaN present, the example effects are eliminated and the remaining
-    (n_tasks × n_tasks) normal equations are solved exactly, so no iteration and no filling.
-    """
-    stats = stats or moments(values)
-    mu = stats.mean
-    if stats.complete:
-        return AdditiveModel(mu, stats.row_mean - mu, stats.col_mean - mu)
-    m, n = values.shape
-    if m > n:  # eliminate the longer side: the system is min(M, N) square
-        swapped = additive_model(values.T)
-        return AdditiveModel(swapped.mean, swapped.example_effects, swapped.task_effects)
-    # Normal equations in the task effects a after substituting b_j = mean_i∈obs(x_ij − a_i):
-    # (diag(n_i) − C) a = rowsum − W c,  C = W diag(1/n_j) Wᵀ,  W = mask, c = column means.
-    coupling = np.zeros((m, m))
-    rhs = stats.row_sum.copy()
-    col_mean = stats.col_mean
-    for cols in column_blocks(n):
-        _, finite = float_block(values, cols)
-        weights = np.ones((m, cols.stop - cols.start)) if finite is None else finite.astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scaled = np.where(stats.col_n[cols] > 0, weights / stats.col_n[cols], 0.0)
-        coupling += scaled @ weights.T
-        rhs -= weights @ np.nan_to_num(col_mean[cols])
-    system = np.diag(stats.row_n) - coupling
-    task = np.linalg.lstsq(system, rhs, rcond=None)[0]  # singular by one constant; lstsq picks one
-    example = np.zeros(n)
-    for cols in column_blocks(n):
-        block, finite = float_block(values, cols)
-        weights = np.ones_like(block) if finite is None else finite.astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            example[cols] = (block.sum(axis=0) - task @ weights) / stats.col_n[cols]
-    example = np.nan_to_num(example)
-    shift_a, shift_b = task.mean(), example.mean()
-    return AdditiveModel(shift_a + shift_b, task - shift_a, example - shift_b)
 
 
 def additive_fit(values: np.ndarray) -> np.ndarray:
@@ -149,7 +48,7 @@ def additive_fit(values: np.ndarray) -> np.ndarray:
         The fitted values, defined everywhere (also where ``values`` is NaN).
     """
     values = checked_matrix(values)
-    return additive_model(values).reconstruct()
+    return fit_additive(values).reconstruct()
 
 
 @dataclass
@@ -162,7 +61,7 @@ class FitReport:
     singular_values: np.ndarray
     fit: LowRankFit  # rank K
     rank1: LowRankFit
-    additive: AdditiveModel
+    additive: AdditiveFit
     stats: Moments
     method: str
     task_ss: np.ndarray  # (M,) Σ_j (x_ij − mean_i)² over measured entries
@@ -183,7 +82,7 @@ def fit_report(values: np.ndarray, rank: int, *, seed: int = 0) -> FitReport:
     values = checked_matrix(values)
     check_rank(rank, values.shape)
     stats = moments(values)
-    additive = additive_model(values, stats)
+    additive = fit_additive(values, stats)
     row_mean, col_mean = np.nan_to_num(stats.row_mean), np.nan_to_num(stats.col_mean)
     mu = stats.mean
     sst = sse_add = 0.0

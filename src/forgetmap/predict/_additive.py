@@ -2,47 +2,79 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from forgetmap.predict._base import StreamingEstimator, column_means
+from forgetmap.core import (
+    AdditiveFit,
+    additive_residual_ss,
+    complete_additive_residual_ss,
+    fit_additive,
+)
+from forgetmap.predict._base import StreamingEstimator
+
+if TYPE_CHECKING:
+    from forgetmap.predict._loo import TrainingStatistics
+
+__all__ = ["Additive", "AdditiveState", "additive_state", "additive_state_of_statistics"]
 
 
-def fit_additive(Z: np.ndarray, n_iter: int = 10) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Least-squares task and example effects of a NaN-masked matrix by alternating means.
+@dataclass(frozen=True)
+class AdditiveState:
+    """The additive fit of the training rows as the estimators that fold in on it keep it.
 
-    Returns
-    -------
+    Attributes
+    ----------
     column_effect : ndarray of shape (n_examples,)
         μ + b_j: what a task with a zero task effect forgets of each example.
-    task_effect : ndarray of shape (n_tasks,)
+    task_effects : ndarray of shape (n_tasks,)
         a_i, centred on 0.
     noise_var : float
-        Mean squared residual (σ²).
+        Residual variance per measured entry (σ², the residual sum of squares over the degrees
+        of freedom left by μ, the a_i and the b_j).
     task_var : float
         Variance of the task effects (τ², the prior of a new task's effect).
     """
-    finite = np.isfinite(Z)
-    filled = np.where(finite, Z, 0.0)
-    column, _ = column_means(Z)
-    task = np.zeros(Z.shape[0])
-    complete = bool(finite.all())
-    for _ in range(1 if complete else n_iter):
-        residual = filled - column[None, :]
-        task = np.where(finite, residual, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)
-        if complete:
-            break
-        residual = filled - task[:, None]
-        count = finite.sum(axis=0)
-        column = np.where(
-            count > 0, np.where(finite, residual, 0.0).sum(axis=0) / np.maximum(count, 1), column
-        )
-    shift = task.mean()
-    task, column = task - shift, column + shift
-    residual = np.where(finite, filled - column[None, :] - task[:, None], 0.0)
-    dof = max(finite.sum() - Z.shape[0] - Z.shape[1] + 1, 1)
-    noise_var = float((residual**2).sum() / dof)
-    task_var = float(np.var(task)) if len(task) > 1 else 0.0
-    return column, task, noise_var, task_var
+
+    column_effect: np.ndarray
+    task_effects: np.ndarray
+    noise_var: float
+    task_var: float
+
+    @classmethod
+    def from_fit(
+        cls, fit: AdditiveFit, residual_ss: float, n_measured: int, shape: tuple[int, int]
+    ) -> AdditiveState:
+        dof = max(n_measured - shape[0] - shape[1] + 1, 1)
+        task = fit.task_effects
+        task_var = float(np.var(task)) if len(task) > 1 else 0.0
+        return cls(fit.column_effects, task, residual_ss / dof, task_var)
+
+
+def additive_state(Z: np.ndarray) -> AdditiveState:
+    """The exact least-squares additive fit of a NaN-masked matrix and its noise levels.
+
+    The fit is :func:`forgetmap.core.fit_additive`, the one ``forgetmap analyze`` reports.
+    """
+    fit = fit_additive(Z)
+    n_measured = int(np.isfinite(Z).sum())
+    return AdditiveState.from_fit(fit, additive_residual_ss(Z, fit), n_measured, Z.shape)
+
+
+def additive_state_of_statistics(statistics: TrainingStatistics) -> AdditiveState:
+    """:func:`additive_state` of the training rows of a complete matrix, from its statistics.
+
+    The column effects are kept in the matrix's precision (float32 for a float32 matrix, which
+    halves the memory traffic of streaming predictions).
+    """
+    fit = fit_additive(None, statistics.moments)
+    m, n = statistics.n_tasks, statistics.n_examples
+    residual_ss = complete_additive_residual_ss(fit, statistics.column_squares, m)
+    state = AdditiveState.from_fit(fit, residual_ss, m * n, (m, n))
+    column = state.column_effect.astype(statistics.dtype, copy=False)
+    return AdditiveState(column, state.task_effects, state.noise_var, state.task_var)
 
 
 class Additive(StreamingEstimator):
@@ -64,11 +96,20 @@ class Additive(StreamingEstimator):
     noise_var_, task_var_ : float
     """
 
+    fits_from_statistics = True
+
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
 
     def _fit(self, Z: np.ndarray) -> None:
-        self.column_effect_, self.task_effects_, self.noise_var_, self.task_var_ = fit_additive(Z)
+        self._set_state(additive_state(Z))
+
+    def _fit_statistics(self, statistics: TrainingStatistics) -> None:
+        self._set_state(additive_state_of_statistics(statistics))
+
+    def _set_state(self, state: AdditiveState) -> None:
+        self.column_effect_, self.task_effects_ = state.column_effect, state.task_effects
+        self.noise_var_, self.task_var_ = state.noise_var, state.task_var
 
     def _scale_unit(self) -> float:
         return float(np.sqrt(self.noise_var_)) if self.noise_var_ > 0 else 1.0

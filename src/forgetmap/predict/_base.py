@@ -16,11 +16,16 @@ import copy
 import functools
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forgetmap.core import ConvergenceWarning
+from forgetmap.core import check_matrix as check_any_matrix
 from forgetmap.errors import PredictionError
+
+if TYPE_CHECKING:
+    from forgetmap.predict._loo import TrainingStatistics
 
 __all__ = [
     "CompletionConvergenceWarning",
@@ -31,8 +36,10 @@ __all__ = [
 ]
 
 
-class CompletionConvergenceWarning(UserWarning):
-    """An iterative fit (alternating least squares, logistic fits) stopped before converging."""
+CompletionConvergenceWarning = ConvergenceWarning
+"""An iterative fit (alternating least squares, logistic fits) stopped before converging: the
+one convergence warning of forgetmap (:class:`forgetmap.core.ConvergenceWarning`, also
+``forgetmap.analysis.ConvergenceWarning``)."""
 
 
 def _calibration_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -53,39 +60,25 @@ def check_random_state(random_state: int | np.random.Generator | None) -> np.ran
 def check_matrix(values: Any, what: str = "training matrix", min_rows: int = 2) -> np.ndarray:
     """A float 2-D matrix of shape (n_tasks, n_examples) with NaN for unmeasured entries.
 
-    Raises :class:`PredictionError` for other shapes, ±inf, fewer than ``min_rows`` rows that hold
-    a measured entry, or no measured entry at all.
+    :func:`forgetmap.core.check_matrix` raising :class:`PredictionError`: for other shapes,
+    ±inf, fewer than ``min_rows`` rows that hold a measured entry, or no measured entry at all.
     """
-    array = np.asarray(values)
-    if array.dtype == object or array.dtype.kind not in "biuf":
-        raise PredictionError(f"the {what} holds {array.dtype} values; numbers are needed")
-    if array.ndim != 2:
-        raise PredictionError(f"the {what} must be 2-D (tasks × examples), got {array.ndim}-D")
-    if array.dtype.kind != "f":
-        array = array.astype(np.float64)
-    elif array.dtype.itemsize < 4:  # float16: too coarse to sum a million entries in
-        array = array.astype(np.float32)
-    if np.isinf(array).any():
-        raise PredictionError(f"the {what} holds ±inf; use NaN for unmeasured entries")
-    rows_with_data = int(np.isfinite(array).any(axis=1).sum())
-    if rows_with_data < min_rows:
-        raise PredictionError(
-            f"the {what} has {rows_with_data} task row(s) with measured entries; "
-            f"at least {min_rows} training rows are needed"
-        )
-    return array
+    return check_any_matrix(values, error=PredictionError, what=what, min_rows=min_rows)
 
 
 class CompletionEstimator(ABC):
     """Base class: ``fit(Z_train)`` once, then ``predict_row(cols, values)`` for each new task.
 
-    Subclasses set ``binary_only`` when they model exact-match (0/1) forgetting and
-    ``has_intervals`` when ``_fold_in`` returns a meaningful scale.
+    Subclasses set ``binary_only`` when they model exact-match (0/1) forgetting,
+    ``has_intervals`` when ``_fold_in`` returns a meaningful scale, and
+    ``fits_from_statistics`` when they implement ``_fit_statistics`` (see
+    :meth:`fit_statistics`).
     """
 
     binary_only = False
     has_intervals = True
     uses_task_index = False
+    fits_from_statistics = False
 
     def get_params(self) -> dict[str, Any]:
         """The keyword arguments the estimator was made with."""
@@ -123,23 +116,52 @@ class CompletionEstimator(ABC):
         self.n_examples_ = Z.shape[1]
         self._fit(Z)
         self._conformal: dict[tuple[int, float], float] = {}
-        self._calibration_matrix = Z
-        self._calibration_rows: np.ndarray | None = None
+        self._calibration_source: np.ndarray | TrainingStatistics = Z
+        return self
+
+    def fit_statistics(self, statistics: TrainingStatistics) -> CompletionEstimator:
+        """Learn from shared statistics of the training rows instead of the rows themselves.
+
+        The estimator ends in the state ``fit(statistics.matrix[statistics.rows])`` gives it
+        (up to rounding in the matrix's precision), without a pass over an n_examples-sized
+        matrix per fit: leave-one-task-out folds (:class:`~forgetmap.predict._loo.LeaveOneOut`)
+        downdate the statistics of all tasks instead.
+
+        Parameters
+        ----------
+        statistics : TrainingStatistics
+            Column sums and sums of squares, row sums and the Gram matrix of the training rows
+            of a complete matrix.
+
+        Returns
+        -------
+        self
+        """
+        if not self.fits_from_statistics:
+            raise PredictionError(
+                f"{type(self).__name__} fits from the training matrix only; call fit(Z_train)"
+            )
+        self.n_examples_ = statistics.n_examples
+        self._fit_statistics(statistics)
+        self._conformal = {}
+        self._calibration_source = statistics
         return self
 
     def _calibration_block(self, columns: np.ndarray) -> np.ndarray:
         """The training rows' entries in ``columns``, shape (n_tasks, len(columns)).
 
-        A leave-one-task-out fold fitted from shared statistics keeps the whole matrix and the
-        indices of its training rows instead of a copy of them.
+        An estimator fitted from shared statistics reads them from the statistics' matrix (the
+        block is cached there: every fold calibrates on the same columns) instead of keeping
+        a copy of its training rows.
         """
-        rows = getattr(self, "_calibration_rows", None)
-        if rows is None:
-            return self._calibration_matrix[:, columns]
-        source = self._calibration_matrix
-        if hasattr(source, "column_block"):  # shared statistics: the block is cached
-            return source.column_block(columns)[rows]
-        return source[np.ix_(rows, columns)]
+        source = self._calibration_source
+        if isinstance(source, np.ndarray):
+            return source[:, columns]
+        return source.training_block(columns)
+
+    def _fit_statistics(self, statistics: TrainingStatistics) -> None:
+        """Learn the state ending in ``_`` from shared statistics (``fits_from_statistics``)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _fit(self, Z: np.ndarray) -> None:

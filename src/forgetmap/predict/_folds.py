@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-import forgetmap.predict._metrics as _metrics
-import forgetmap.predict._registry as _registry
 from forgetmap.predict._base import StreamingEstimator
-from forgetmap.predict._metrics import StreamedMetrics, StreamedRow, Truth
+from forgetmap.predict._metrics import StreamedMetrics, StreamedRow, Truth, seed_metrics
+from forgetmap.predict._registry import COMPLETION, make_estimator
 from forgetmap.predict.probing import active_probes, random_probes
 
 __all__ = ["FoldResult", "FoldRunner", "draw_probes"]
@@ -121,13 +120,13 @@ class FoldRunner:
         fitted: dict[str, Any] = {}
         fast = []
         for name in self.methods:
-            if name in _registry.COMPLETION:
-                estimator = _registry.make_estimator(name, self.seed, self.k)
+            if name in COMPLETION:
+                estimator = make_estimator(name, self.seed, self.k)
                 if self.shared is not None and self.shared.supports(estimator):
                     fast.append((name, estimator))
                     continue
             start = time.perf_counter()
-            if name in _registry.COMPLETION:
+            if name in COMPLETION:
                 fitted[name] = estimator.fit(self.Z[train])
             else:
                 fitted[name] = self.make_baseline(name).fit(self.Z[train], train)
@@ -273,7 +272,7 @@ class FoldRunner:
         self, name: str, estimator: Any, row: int, probes: np.ndarray, truth_row: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """(n_seeds, n) predictions and half-widths of a method that does not stream."""
-        if name not in _registry.COMPLETION:  # a baseline: no probes, one prediction
+        if name not in COMPLETION:  # a baseline: no probes, one prediction
             prediction = estimator.predict_tasks(np.array([row]))
             return np.repeat(prediction, self.n_seeds, 0), None
         values = [truth_row[p].astype(np.float64) for p in probes]
@@ -303,9 +302,7 @@ class FoldRunner:
             metrics = []
             covered = np.zeros((self.n_seeds, 2)) if half is not None else None
             for s, h in enumerate(hidden):
-                metrics.append(
-                    _metrics.seed_metrics(truths[s], prediction[s, h], self.predicted_threshold)
-                )
+                metrics.append(seed_metrics(truths[s], prediction[s, h], self.predicted_threshold))
                 if covered is not None:
                     inside = np.abs(prediction[s, h] - truths[s].truth) <= half[s, h]
                     covered[s] = (inside.sum(), inside.size)

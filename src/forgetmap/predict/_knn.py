@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from forgetmap.predict._additive import fit_additive
+from forgetmap.predict._additive import AdditiveState, additive_state, additive_state_of_statistics
 from forgetmap.predict._base import StreamingEstimator
+
+if TYPE_CHECKING:
+    from forgetmap.predict._loo import TrainingStatistics
 
 
 class KNN(StreamingEstimator):
@@ -42,6 +47,8 @@ class KNN(StreamingEstimator):
     noise_var_, task_var_ : float
     """
 
+    fits_from_statistics = True
+
     def __init__(
         self,
         n_neighbors: int = 20,
@@ -55,26 +62,23 @@ class KNN(StreamingEstimator):
         self.ridge = ridge
 
     def _fit(self, Z: np.ndarray) -> None:
-        column, task, noise_var, task_var = fit_additive(Z)
-        self._set_state(Z, None, column, task, noise_var, task_var)
+        self._set_state(Z, None, additive_state(Z))
 
-    def _set_state(
-        self,
-        Z: np.ndarray,
-        rows: np.ndarray | None,
-        column: np.ndarray,
-        task: np.ndarray,
-        noise_var: float,
-        task_var: float,
-    ) -> None:
+    def _fit_statistics(self, statistics: TrainingStatistics) -> None:
+        # The fold's rows are read from the statistics' matrix: no copy of them.
+        additive = additive_state_of_statistics(statistics)
+        self._set_state(statistics.matrix, statistics.rows, additive)
+
+    def _set_state(self, Z: np.ndarray, rows: np.ndarray | None, additive: AdditiveState) -> None:
         """State from the additive fit of the training rows ``Z[rows]`` (all rows if None).
 
         A complete matrix is kept as is (residuals are formed on the fly, so a
         leave-one-task-out fold costs no copy of its rows); a masked one keeps its residuals.
         """
+        column, task = additive.column_effect, additive.task_effects
         self.column_effect_ = column
         self.task_effects_ = task
-        self.noise_var_, self.task_var_ = noise_var, task_var
+        self.noise_var_, self.task_var_ = additive.noise_var, additive.task_var
         self._Z, self._rows = Z, rows
         self._complete = rows is not None or bool(np.isfinite(Z).all())
         # Task effects over all rows of the kept matrix (0 off the fold), as posterior weights are.

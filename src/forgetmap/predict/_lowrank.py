@@ -8,21 +8,38 @@ the fold-in costs one r×r solve per task and never refits the model.
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forgetmap.errors import PredictionError
-from forgetmap.predict._base import (
-    CompletionConvergenceWarning,
-    StreamingEstimator,
-    check_random_state,
-    column_means,
+from forgetmap.core import (
+    LowRankFit,
+    alternating_least_squares,
+    gram_eigenpairs,
+    gram_svd,
+    masked_sse,
 )
+from forgetmap.errors import PredictionError
+from forgetmap.predict._base import StreamingEstimator, check_random_state, column_means
+
+if TYPE_CHECKING:
+    from forgetmap.predict._loo import TrainingStatistics
+
+#: Directions with a singular value below this share of the largest are dropped.
+NEGLIGIBLE = 1e-7
+
+
+def _significant(s: np.ndarray) -> np.ndarray:
+    """Which singular values (largest first) are not negligible against the largest."""
+    return s > max(s[0] if s.size else 0.0, 1e-300) * NEGLIGIBLE
 
 
 def truncated_svd(R: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leading singular triplets of a complete matrix via the smaller Gram matrix.
+
+    :func:`forgetmap.core.gram_svd` (the decomposition ``analyze`` reports) without the
+    directions of negligible singular value.
 
     Parameters
     ----------
@@ -36,66 +53,48 @@ def truncated_svd(R: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, np.
     V : ndarray of shape (n_examples, r)
         ``r <= rank``: directions with a negligible singular value are dropped.
     """
-    m, n = R.shape
-    small_side = R @ R.T if m <= n else R.T @ R
-    eigvals, eigvecs = np.linalg.eigh(small_side.astype(np.float64))
-    order = np.argsort(eigvals)[::-1][:rank]
-    eigvals, eigvecs = np.clip(eigvals[order], 0.0, None), eigvecs[:, order]
-    s = np.sqrt(eigvals)
-    keep = s > max(s[0] if s.size else 0.0, 1e-300) * 1e-7
-    s, eigvecs = s[keep], eigvecs[:, keep]
-    if m <= n:
-        U = eigvecs
-        V = (R.T @ U.astype(R.dtype)).astype(np.float64) / s
-    else:
-        V = eigvecs
-        U = (R @ V.astype(R.dtype)).astype(np.float64) / s
-    return U, s, V
+    U, s, V = gram_svd(R, min(int(rank), *R.shape))
+    s = s[: U.shape[1]]
+    keep = _significant(s)
+    return U[:, keep], s[keep], V[:, keep]
 
 
-def masked_als(
-    R: np.ndarray, rank: int, *, reg: float, max_iter: int, tol: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
-    """Rank-r factors of a NaN-masked matrix by regularised alternating least squares.
+@dataclass(frozen=True)
+class FactorFit:
+    """What a rank-r fit of the (centred) training rows leaves, the facts a LowRank keeps.
 
-    Minimises ``Σ_observed (R_ij - u_i·v_j)² + reg (|U|² + |V|²)``; returns the factors
-    re-orthogonalised as (U, s, V) like :func:`truncated_svd`, the iterations run and whether the
-    relative change of the objective fell below ``tol``.
+    Attributes
+    ----------
+    column_means : ndarray of shape (n_examples,)
+        What was subtracted before the factors were fitted (zeros when not centred).
+    task_factors : ndarray of shape (n_tasks, r)
+        Orthonormal (U).
+    singular_values : ndarray of shape (r,)
+    example_factors : ndarray of shape (n_examples, r), or FactorRows
+        Orthonormal (V); a leave-one-task-out fold computes them for the columns asked.
+    residual_ss : float
+        Sum of squared residuals over the measured entries.
+    n_measured : int
+    mean_square : float
+        Mean square of the measured centred entries (the scale of the noise floor).
     """
-    finite = np.isfinite(R)
-    weight = finite.astype(np.float64)
-    filled = np.where(finite, R, 0.0).astype(np.float64)
-    m, n = R.shape
-    U0, s0, V0 = truncated_svd(filled, rank)
-    r = max(len(s0), 1)
-    U = U0 * np.sqrt(s0) if len(s0) else rng.normal(scale=1e-2, size=(m, r))
-    V = V0 * np.sqrt(s0) if len(s0) else rng.normal(scale=1e-2, size=(n, r))
-    eye = reg * np.eye(r)
-    previous = np.inf
-    converged = False
-    iteration = 0
-    for iteration in range(1, max_iter + 1):  # noqa: B007 - the count is returned
-        # Rows: (V^T W_i V + reg I) u_i = V^T W_i r_i, all rows at once.
-        gram = np.einsum("in,nr,ns->irs", weight, V, V) + eye
-        U = np.linalg.solve(gram, (filled @ V)[..., None])[..., 0]
-        gram = np.einsum("in,ir,is->nrs", weight, U, U) + eye
-        V = np.linalg.solve(gram, (filled.T @ U)[..., None])[..., 0]
-        objective = float(
-            (weight * (filled - U @ V.T) ** 2).sum() + reg * ((U**2).sum() + (V**2).sum())
-        )
-        if abs(previous - objective) <= tol * max(objective, 1e-300):
-            converged = True
-            break
-        previous = objective
-    Qu, Ru = np.linalg.qr(U)
-    Qv, Rv = np.linalg.qr(V)
-    a, s, bt = np.linalg.svd(Ru @ Rv.T)
-    keep = s > max(s[0] if s.size else 0.0, 1e-300) * 1e-7
-    return (Qu @ a)[:, keep], s[keep], (Qv @ bt.T)[:, keep], iteration, converged
+
+    column_means: np.ndarray
+    task_factors: np.ndarray
+    singular_values: np.ndarray
+    example_factors: np.ndarray | FactorRows
+    residual_ss: float
+    n_measured: int
+    mean_square: float
 
 
 class LowRank(StreamingEstimator):
     """Rank-r completion with ridge fold-in (column-centred by default).
+
+    A complete training matrix is factored exactly (:func:`truncated_svd`); one with missing
+    entries by masked alternating least squares with an L2 penalty
+    (:func:`forgetmap.core.alternating_least_squares`, which warns
+    :class:`~forgetmap.predict.CompletionConvergenceWarning` when it stops at ``max_iter``).
 
     Parameters
     ----------
@@ -110,7 +109,7 @@ class LowRank(StreamingEstimator):
     max_iter : int, default=200
         Iterations of alternating least squares.
     tol : float, default=1e-7
-        Relative change of the ALS objective that counts as converged.
+        Relative decrease of the ALS objective that counts as converged.
     random_state : int, Generator or None
         Seeds the initialisation of alternating least squares.
 
@@ -127,6 +126,8 @@ class LowRank(StreamingEstimator):
     n_iter_ : int
         ALS iterations run (0 for a complete matrix).
     """
+
+    fits_from_statistics = True
 
     def __init__(
         self,
@@ -147,59 +148,91 @@ class LowRank(StreamingEstimator):
         self.random_state = random_state
 
     def _fit(self, Z: np.ndarray) -> None:
-        if int(self.rank) < 1:
-            raise PredictionError(f"rank must be at least 1, got {self.rank}")
-        rng = check_random_state(self.random_state)
+        rank = self._checked_rank()
         finite = np.isfinite(Z)
         means = column_means(Z)[0] if self.center else np.zeros(Z.shape[1])
         R = Z - means.astype(Z.dtype)[None, :]
+        mean_square = float(np.nanmean(R**2))
         if finite.all():
-            U, s, V = truncated_svd(R, int(self.rank))
+            U, s, V = truncated_svd(R, rank)
             self.n_iter_ = 0
             total = float(np.einsum("ij,ij->", R, R, dtype=np.float64))
             residual_ss = max(total - float((s**2).sum()), 0.0)
-            count = R.size
-        else:
-            U, s, V, self.n_iter_, converged = masked_als(
-                R, int(self.rank), reg=self.reg, max_iter=self.max_iter, tol=self.tol, rng=rng
+            self._set_state(FactorFit(means, U, s, V, residual_ss, R.size, mean_square))
+            return
+        fit = alternating_least_squares(
+            R,
+            rank,
+            reg=float(self.reg),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            seed=check_random_state(self.random_state),
+        )
+        self.n_iter_ = fit.n_iter
+        keep = _significant(fit.singular_values)
+        fit = LowRankFit(
+            fit.task_factors[:, keep], fit.singular_values[keep], fit.example_factors[:, keep]
+        )
+        residual_ss = masked_sse(R, fit)
+        self._set_state(
+            FactorFit(
+                means,
+                fit.task_factors,
+                fit.singular_values,
+                fit.example_factors,
+                residual_ss,
+                int(finite.sum()),
+                mean_square,
             )
-            if not converged:
-                warnings.warn(
-                    f"alternating least squares did not converge in {self.max_iter} iterations",
-                    CompletionConvergenceWarning,
-                    stacklevel=3,
-                )
-            fitted = (U * s) @ V.T
-            residual = np.where(finite, np.where(finite, R, 0.0) - fitted, 0.0)
-            residual_ss = float((residual**2).sum())
-            count = int(finite.sum())
-        self._set_factors(means, U, s, V, residual_ss, count, Z.shape, float(np.nanmean(R**2)))
+        )
 
-    def _set_factors(
-        self,
-        means: np.ndarray,
-        U: np.ndarray,
-        s: np.ndarray,
-        V: np.ndarray,
-        residual_ss: float,
-        count: int,
-        shape: tuple[int, int],
-        mean_square: float,
-    ) -> None:
-        """State from the factors (U, s, V) of the (centred) training matrix of ``shape``.
+    def _fit_statistics(self, statistics: TrainingStatistics) -> None:
+        """Factors from the eigendecomposition of the training rows' (centred) Gram matrix.
 
-        Shared by :meth:`fit` and the leave-one-task-out fast path, which gets the factors of
-        each fold from the tasks' Gram matrix instead of from the fold's rows.
+        The example factors ``Vᵀ = Uᵀ (Z − means) / s`` are not formed: :class:`FactorRows`
+        computes them for the columns the evaluation asks about.
         """
+        rank = self._checked_rank()
+        count, n = statistics.n_tasks, statistics.n_examples
+        gram = statistics.gram
+        if self.center:
+            means = statistics.column_means
+            centre = np.eye(count) - 1.0 / count
+            gram = centre @ gram @ centre
+        else:
+            means = np.zeros(n)
+        eigenvalues, U = gram_eigenpairs(gram, rank)
+        s = np.sqrt(eigenvalues[:rank])
+        keep = _significant(s)
+        s, U = s[keep], U[:, keep]
+        weights = np.zeros((statistics.matrix.shape[0], len(s)))
+        weights[statistics.rows] = U
+        means = means.astype(statistics.dtype, copy=False)
+        total = float(np.trace(gram))
+        residual_ss = max(total - float((s**2).sum()), 0.0)
+        self.n_iter_ = 0
+        V = FactorRows(statistics.matrix, weights, means, s)
+        self._set_state(FactorFit(means, U, s, V, residual_ss, count * n, total / (count * n)))
+
+    def _checked_rank(self) -> int:
+        if int(self.rank) < 1:
+            raise PredictionError(f"rank must be at least 1, got {self.rank}")
+        return int(self.rank)
+
+    def _set_state(self, fit: FactorFit) -> None:
+        """The estimator's state from a fit of its training rows (plain or from statistics)."""
+        U, s, V = fit.task_factors, fit.singular_values, fit.example_factors
         r = len(s)
-        dof = max(count - r * (shape[0] + shape[1] - r), 1)
-        scale_floor = 1e-24 * max(mean_square, 1e-300)
+        m, n = U.shape[0], len(fit.column_means)
+        dof = max(fit.n_measured - r * (m + n - r), 1)
+        scale_floor = 1e-24 * max(fit.mean_square, 1e-300)
+        means = fit.column_means
         self.column_means_ = means if means.dtype == np.float32 else means.astype(np.float64)
         # The example factors: an (N, r) array, or rows computed on demand (FactorRows).
         self._V = V if isinstance(V, FactorRows) else np.ascontiguousarray(V)
         self.singular_values_ = s
         self.task_factors_ = U * s
-        self.noise_var_ = max(residual_ss / dof, scale_floor)
+        self.noise_var_ = max(fit.residual_ss / dof, scale_floor)
         self.prior_mean_ = self.task_factors_.mean(axis=0) if r else np.zeros(0)
         prior_var = self.task_factors_.var(axis=0) if r else np.zeros(0)
         self.prior_var_ = np.maximum(prior_var, 1e-12 * max(prior_var.max(initial=0.0), 1e-300))

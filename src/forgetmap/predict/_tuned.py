@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,11 @@ from forgetmap.predict._base import (
 )
 from forgetmap.predict._blas import one_blas_thread
 from forgetmap.predict._knn import KNN
+from forgetmap.predict._loo import LeaveOneOut
 from forgetmap.predict._lowrank import LowRank
+
+if TYPE_CHECKING:
+    from forgetmap.predict._loo import TrainingStatistics
 
 __all__ = ["Auto", "Candidate", "Tuned", "TunedLowRank", "select_candidate"]
 
@@ -152,8 +156,9 @@ def select_candidate(
             hidden[d, probes] = False
         values = [sub[j, probes] for probes in draws]
         truth = np.where(hidden, sub[j][None, :], 0.0)
+        fold = shared.fold(int(j)) if shared is not None else None
         for group in fits.values():
-            model = _inner_fit(sub, shared, int(j), group[0], rng)
+            model = _inner_fit(sub, fold, int(j), group[0], rng)
             for candidate in group:
                 for name, value in candidate.fold_in:
                     setattr(model, name, value)
@@ -170,20 +175,24 @@ def select_candidate(
     return best, errors
 
 
-def _shared_statistics(sub: np.ndarray) -> Any:
+def _shared_statistics(sub: np.ndarray) -> LeaveOneOut | None:
     """Leave-one-out statistics of a complete sample, None when it has missing entries."""
-    from forgetmap.predict._loo import LeaveOneOut  # _loo builds tuned folds too
-
     return LeaveOneOut(sub) if np.isfinite(sub).all() else None
 
 
 def _inner_fit(
-    sub: np.ndarray, shared: Any, held_out: int, candidate: Candidate, rng: np.random.Generator
+    sub: np.ndarray,
+    fold: TrainingStatistics | None,
+    held_out: int,
+    candidate: Candidate,
+    rng: np.random.Generator,
 ) -> StreamingEstimator:
-    """``candidate``'s model of every row of ``sub`` but ``held_out``."""
+    """``candidate``'s model of every row of ``sub`` but ``held_out`` (from the fold's
+    statistics when the sample is complete)."""
     model = candidate.build(int(rng.integers(2**32)))
-    if shared is not None:
-        return shared.fit(model, held_out)
+    if fold is not None:
+        model.fit_statistics(fold)
+        return model
     with warnings.catch_warnings():  # an inner fit is judged by its error, not by ALS
         warnings.simplefilter("ignore", CompletionConvergenceWarning)
         return model.fit(np.delete(sub, held_out, axis=0))
@@ -217,6 +226,8 @@ class Tuned(StreamingEstimator):
         The chosen model fitted on all training rows; predictions come from it.
     """
 
+    fits_from_statistics = True  # every candidate method does
+
     def __init__(
         self,
         candidates: Sequence[Candidate] = AUTO_CANDIDATES,
@@ -239,6 +250,12 @@ class Tuned(StreamingEstimator):
     def _fit(self, Z: np.ndarray) -> None:
         chosen = self.choose(Z, np.arange(Z.shape[0]))
         self.estimator_ = chosen.fit(Z)
+
+    def _fit_statistics(self, statistics: TrainingStatistics) -> None:
+        # the inner validation reads a column sample of the training rows, as fit does; the
+        # chosen estimator is then fitted from the same statistics
+        chosen = self.choose(statistics.matrix, statistics.rows)
+        self.estimator_ = chosen.fit_statistics(statistics)
 
     def choose(self, Z: np.ndarray, rows: np.ndarray) -> StreamingEstimator:
         """Run the inner validation on ``Z[rows]``; returns the chosen, unfitted estimator."""

@@ -17,12 +17,18 @@ from typing import Any
 
 import numpy as np
 
-import forgetmap.predict._registry as _registry
 from forgetmap.errors import PredictionError
 from forgetmap.predict._base import CompletionConvergenceWarning, check_matrix
 from forgetmap.predict._blas import one_blas_thread
 from forgetmap.predict._folds import FoldRunner, draw_probes
 from forgetmap.predict._metrics import row_metrics
+from forgetmap.predict._registry import (
+    ALL_METHODS,
+    COMPLETION,
+    DEFAULT_BINARY,
+    DEFAULT_CONTINUOUS,
+    make_estimator,
+)
 
 __all__ = ["draw_probes", "evaluate", "make_folds", "parse_split", "row_metrics"]
 
@@ -144,7 +150,7 @@ def _number(value: float) -> float | None:
 
 def _continuous_methods() -> list[str]:
     """Completion methods that model any forgetting values (not only 0/1)."""
-    return [name for name in _registry.COMPLETION if not _registry.make_estimator(name).binary_only]
+    return [name for name in COMPLETION if not make_estimator(name).binary_only]
 
 
 def _is_binary(Z: np.ndarray) -> bool:
@@ -266,21 +272,11 @@ def evaluate(
         raise PredictionError(f"threads must be a positive integer, got {threads!r}")
     binary = _is_binary(Z)
     predicted_threshold = 0.5 if binary else threshold
-    requested = (
-        list(methods)
-        if methods
-        else list(_registry.DEFAULT_BINARY if binary else _registry.DEFAULT_CONTINUOUS)
-    )
+    requested = list(methods) if methods else list(DEFAULT_BINARY if binary else DEFAULT_CONTINUOUS)
     for name in requested:
-        if name not in _registry.ALL_METHODS:
-            raise PredictionError(
-                f"unknown method {name!r}; choose from {', '.join(_registry.ALL_METHODS)}"
-            )
-        if (
-            not binary
-            and name in _registry.COMPLETION
-            and _registry.make_estimator(name).binary_only
-        ):
+        if name not in ALL_METHODS:
+            raise PredictionError(f"unknown method {name!r}; choose from {', '.join(ALL_METHODS)}")
+        if not binary and name in COMPLETION and make_estimator(name).binary_only:
             raise PredictionError(
                 f"method {name!r} models binary (0/1) forgetting, and this matrix holds other "
                 "values; use it on a binary metric such as exact_match, or choose a "
@@ -307,8 +303,8 @@ def evaluate(
     skipped: dict[str, str] = {}
     runnable: list[str] = []
     for name in requested:
-        if name in _registry.COMPLETION:
-            if _registry.make_estimator(name).binary_only and not binary:
+        if name in COMPLETION:
+            if make_estimator(name).binary_only and not binary:
                 skipped[name] = "models binary (0/1) forgetting; this matrix is not binary"
                 continue
         else:
@@ -332,9 +328,7 @@ def evaluate(
         from forgetmap.predict._loo import LeaveOneOut
 
         fast = [
-            n
-            for n in runnable
-            if n in _registry.COMPLETION and LeaveOneOut.supports(_registry.make_estimator(n, seed))
+            n for n in runnable if n in COMPLETION and LeaveOneOut.supports(make_estimator(n, seed))
         ]
         if fast or probe == "active":
             start = time.perf_counter()
@@ -380,7 +374,7 @@ def evaluate(
     return {
         "methods": {
             name: tallies[name].summary(
-                with_coverage=name in _registry.COMPLETION and fitted_has_intervals(name)
+                with_coverage=name in COMPLETION and fitted_has_intervals(name)
             )
             for name in runnable
         },
@@ -433,4 +427,4 @@ def _worker_count(threads: int | None, n_folds: int, n_entries: int) -> int:
 
 def fitted_has_intervals(name: str) -> bool:
     """Whether the completion method ``name`` gives predictive intervals."""
-    return bool(_registry.make_estimator(name).has_intervals)
+    return bool(make_estimator(name).has_intervals)
