@@ -110,21 +110,7 @@ def _render(out: Any, doc: dict[str, Any]) -> None:
         f"{doc['n_examples']} examples ({doc['probe']} probes) in {doc['score_seconds']:.1f} s; "
         f"{doc['method']} from {doc['training_tasks']} tasks, {doc['level']:.0%} intervals"
     )
-    out.table(
-        "most at risk",
-        ["rank", "example", "forgetting", "interval", "text"],
-        [
-            (
-                row["rank"],
-                row["example"],
-                row["forgetting"],
-                "measured" if row["probed"] else _interval(row["low"], row["high"]),
-                _short(row["text"]),
-            )
-            for row in doc["top"][:SHOWN]
-        ],
-    )
-    out.message(f"wrote {doc['n_examples']} ranked examples to {doc['out']}")
+    _most_at_risk(out, doc)
     check = doc.get("verification")
     if check:
         coverage = "-" if check["coverage"] is None else f"{check['coverage']:.0%}"
@@ -150,6 +136,11 @@ def _render_before(out: Any, doc: dict[str, Any]) -> None:
         "most similar: "
         + ", ".join(f"{t['task']} ({t['weight']:.0%})" for t in doc["nearest_tasks"][:3])
     )
+    _most_at_risk(out, doc)
+
+
+def _most_at_risk(out: Any, doc: dict[str, Any]) -> None:
+    """The top of the ranking (a probed example shows "measured" for its interval)."""
     out.table(
         "most at risk",
         ["rank", "example", "forgetting", "interval", "text"],
@@ -158,7 +149,7 @@ def _render_before(out: Any, doc: dict[str, Any]) -> None:
                 row["rank"],
                 row["example"],
                 row["forgetting"],
-                _interval(row["low"], row["high"]),
+                "measured" if row["probed"] else _interval(row["low"], row["high"]),
                 _short(row["text"]),
             )
             for row in doc["top"][:SHOWN]

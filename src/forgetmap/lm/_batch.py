@@ -142,13 +142,8 @@ def mean_scored_nll(
     positions = torch.from_numpy(scored.positions).to(device)  # (B, P)
     targets = torch.from_numpy(scored.targets).to(device)  # (B, P)
     weights = torch.from_numpy(scored.weights).to(device)  # (B, P)
-    kwargs: dict[str, Any] = {"use_cache": False}
-    if attention_mask is not None:
-        kwargs["attention_mask"] = attention_mask
-    if _accepts_logits_to_keep(model):
-        kwargs["logits_to_keep"] = positions
-    logits = model(input_ids=input_ids, **kwargs).logits
-    if logits.shape[1] != positions.shape[1] or "logits_to_keep" not in kwargs:
+    logits, kept = _forward(model, input_ids, attention_mask, keep=positions)
+    if not kept:  # (B, T, V): the model computed every position
         logits = torch.take_along_dim(logits, positions[..., None], dim=1)  # (B, P, V)
     nll = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
     nll = torch.where(weights, nll.view_as(targets), 0.0).double()  # (B, P)
@@ -186,16 +181,27 @@ def token_nll(
 
     predicting = torch.zeros_like(scored)  # (B, T): position t predicts token t + 1
     predicting[:, :-1] = scored[:, 1:]
-    kwargs: dict[str, Any] = {"use_cache": False}
-    if attention_mask is not None:
-        kwargs["attention_mask"] = attention_mask
-    if _accepts_logits_to_keep(model):
-        kwargs["logits_to_keep"] = predicting
-    logits = model(input_ids=input_ids, **kwargs).logits
+    logits, _ = _forward(model, input_ids, attention_mask, keep=predicting)
     if logits.ndim == 3:  # (B, T, V): the model computed every position
         logits = logits[predicting]
     targets = input_ids[scored]  # (n_scored,)
     return F.cross_entropy(logits.float(), targets, reduction="none")  # (n_scored,)
+
+
+def _forward(
+    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, *, keep: Any
+) -> tuple[torch.Tensor, bool]:
+    """The model's logits, of the ``keep`` positions only where the model supports it.
+
+    Returns the logits and whether they were restricted to ``keep`` (else every position).
+    """
+    kwargs: dict[str, Any] = {"use_cache": False}
+    if attention_mask is not None:
+        kwargs["attention_mask"] = attention_mask
+    kept = _accepts_logits_to_keep(model)
+    if kept:
+        kwargs["logits_to_keep"] = keep
+    return model(input_ids=input_ids, **kwargs).logits, kept
 
 
 def _accepts_logits_to_keep(model: Any) -> bool:
