@@ -49,9 +49,9 @@ def _memory(url: str) -> tuple[object, str]:
     return fsspec.filesystem("memory"), "/" + url.removeprefix("memory://")
 
 
-def _store_at(target, *, finished=(0, 1, 2)) -> forgetmap.ForgettingStore:
-    """A collected-like store with scores: rows ``finished`` written, before-scores stored."""
-    store = forgetmap.create_store(
+def _create(target) -> forgetmap.ForgettingStore:
+    """The small scored store every test here makes (or reopens: same ids, same config)."""
+    return forgetmap.create_store(
         target,
         [f"t{i}" for i in range(M)],
         [f"e{j}" for j in range(N)],
@@ -60,6 +60,11 @@ def _store_at(target, *, finished=(0, 1, 2)) -> forgetmap.ForgettingStore:
         with_scores=True,
         config={"seed": 0},
     )
+
+
+def _store_at(target, *, finished=(0, 1, 2)) -> forgetmap.ForgettingStore:
+    """A collected-like store with scores: rows ``finished`` written, before-scores stored."""
+    store = _create(target)
     before = np.arange(N, dtype=np.float32) / 4
     store.write_before({"nll": before})
     for i in finished:
@@ -130,15 +135,7 @@ def test_a_local_path_and_a_file_url_keep_posix_stores(tmp_path):
 
 def test_reopening_resumes_and_another_config_is_refused(url):
     _store_at(url, finished=(0,))
-    again = forgetmap.create_store(
-        url,
-        [f"t{i}" for i in range(M)],
-        [f"e{j}" for j in range(N)],
-        task_table={"group": ["x", "x", "y", "y"]},
-        example_table={"source": ["a"] * N, "text": [f"text {j}" for j in range(N)]},
-        with_scores=True,
-        config={"seed": 0},
-    )
+    again = _create(url)
     assert again.finished() == ["t0"] and again.has_before()  # resumed, nothing lost
     with pytest.raises(StoreConflictError, match="already holds a different store"):
         forgetmap.create_store(

@@ -160,8 +160,12 @@ class CompletionEstimator(ABC):
         return source.training_block(columns)
 
     def _fit_statistics(self, statistics: TrainingStatistics) -> None:
-        """Learn the state ending in ``_`` from shared statistics (``fits_from_statistics``)."""
-        raise NotImplementedError
+        """Learn the state ending in ``_`` from shared statistics.
+
+        Only called for classes that set ``fits_from_statistics`` (checked by
+        :meth:`fit_statistics`), which all override it.
+        """
+        raise PredictionError(f"{type(self).__name__} has no fit from shared statistics")
 
     @abstractmethod
     def _fit(self, Z: np.ndarray) -> None:
